@@ -1,0 +1,34 @@
+"""Registry of job kinds: which queue runs them, which function does the work,
+and which serializer validates their parameters. Apps register their kinds in ready()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUEUES = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    queue: str
+    handler: str  # dotted path to ``def handler(ctx: JobContext) -> dict | None``
+    params_serializer: str  # dotted path to a DRF Serializer class for ``params``
+    label: str = ""
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> None:
+    if kind.queue not in QUEUES:
+        raise ValueError(f"job kind {kind.name!r}: queue must be one of {QUEUES}")
+    _KINDS[kind.name] = kind
+
+
+def get(name: str) -> JobKind | None:
+    return _KINDS.get(name)
+
+
+def names() -> list[str]:
+    return sorted(_KINDS)

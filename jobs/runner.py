@@ -1,0 +1,95 @@
+"""Runs one job inside a worker: claim, heartbeat, call the kind's handler, record the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
+
+from privface_site.errors import UserError
+
+from . import actions, kinds
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when the user cancelled the job."""
+
+
+class JobContext:
+    """What a handler gets: its parameters and ways to report. Reports double as
+    cancellation points."""
+
+    def __init__(self, job: Job):
+        self.job_id = job.pk
+        self.owner_id = job.owner_id
+        self.params = dict(job.params)
+        self._cancel_seen = threading.Event()
+
+    def progress(self, fraction: float, message: str = "", **extra) -> None:
+        if actions.report_progress(self.job_id, fraction, message, **extra):
+            raise JobCancelled()
+
+    def log(self, message: str, level: str = "info") -> None:
+        actions.record_event(self.job_id, "log", {"message": message, "level": level})
+
+    def metric(self, **values: float) -> None:
+        actions.record_event(self.job_id, "metric", values)
+
+    def check_cancelled(self) -> None:
+        if self._cancel_seen.is_set():
+            raise JobCancelled()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_seen.is_set()
+
+
+class _Heartbeat(threading.Thread):
+    """Beats while the handler computes, so a long step is not taken for a dead worker."""
+
+    def __init__(self, ctx: JobContext):
+        super().__init__(name=f"heartbeat-{ctx.job_id}", daemon=True)
+        self.ctx = ctx
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
+                if actions.heartbeat(self.ctx.job_id):
+                    self.ctx._cancel_seen.set()
+        except Exception:  # noqa: BLE001 - a DB blip must not kill the job; the reaper judges
+            log.warning("heartbeat for job %s failed", self.ctx.job_id, exc_info=True)
+        finally:
+            close_old_connections()
+
+
+def execute(job_id: int, worker: str) -> None:
+    job = actions.claim_job(job_id, worker)
+    if job is None:
+        return
+    kind = kinds.get(job.kind)
+    if kind is None:
+        actions.fail_job(job_id, f"no handler for job kind {job.kind!r} on worker {worker}")
+        return
+    ctx = JobContext(job)
+    beat = _Heartbeat(ctx)
+    beat.start()
+    try:
+        result = import_string(kind.handler)(ctx)
+    except JobCancelled:
+        actions.mark_cancelled(job_id)
+    except UserError as exc:
+        actions.fail_job(job_id, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the job records the failure; the worker lives on
+        log.exception("job %s (%s) crashed", job_id, job.kind)
+        actions.fail_job(job_id, f"internal error: {type(exc).__name__}: {exc}")
+    else:
+        actions.finish_job(job_id, result)
+    finally:
+        beat.stopped.set()

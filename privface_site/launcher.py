@@ -1,0 +1,145 @@
+"""`run.py webapp` and `run.py createuser`.
+
+webapp runs migrations, starts Redis when none answers on REDIS_URL (and a
+redis-server binary exists), one Celery worker for both queues and Daphne, and stops
+them all on Ctrl-C or when any of them dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+from .errors import UserError
+
+
+def _django_setup() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privface_site.settings")
+    django.setup()
+
+
+def add_webapp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
+    parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker here")
+
+
+def add_createuser_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--password", help="default: $PRIVFACE_PASSWORD, else asked for")
+    parser.add_argument("--staff", action="store_true", help="make the user staff and superuser")
+
+
+def run_createuser(args: argparse.Namespace) -> int:
+    _django_setup()
+    from accounts.actions import create_user
+
+    password = args.password or os.environ.get("PRIVFACE_PASSWORD") or getpass.getpass("Password: ")
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+    user, token = create_user(args.username, password, staff=args.staff)
+    print(f"user {args.username} ready; API token: {token}")
+    return 0
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def _start_redis(url: str) -> subprocess.Popen | None:
+    """None when Redis already answers; a child process when we had to start one."""
+    if _redis_answers(url):
+        return None
+    parts = urlsplit(url)
+    binary = shutil.which("redis-server")
+    if binary is None or parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise UserError(
+            f"Redis does not answer at {url}; start one (e.g. `apt-get install redis-server`) or set REDIS_URL"
+        )
+    proc = subprocess.Popen(
+        [binary, "--bind", parts.hostname, "--port", str(parts.port or 6379), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        if _redis_answers(url):
+            print(f"started redis-server on {parts.hostname}:{parts.port or 6379}")
+            return proc
+        time.sleep(0.1)
+    proc.terminate()
+    raise UserError(f"started redis-server but it does not answer at {url}")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_webapp(args: argparse.Namespace) -> int:
+    _django_setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    for path in (settings.MEDIA_ROOT, settings.DATA_ROOT):
+        path.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    if not (settings.FRONTEND_DIST / "index.html").exists():
+        print("note: the dashboard is not built (make run builds it); the API works without it")
+
+    procs: list[subprocess.Popen] = []
+    redis_proc = _start_redis(settings.REDIS_URL)
+    if redis_proc:
+        procs.append(redis_proc)
+    python = sys.executable
+    if not args.no_worker:
+        procs.append(subprocess.Popen([
+            python, "-m", "celery", "-A", "privface_site.celery", "worker", "-Q", "cpu,gpu",
+            "--concurrency", str(args.concurrency), "-n", f"webapp-{os.getpid()}@%h", "--loglevel", "INFO",
+        ]))
+    procs.append(subprocess.Popen([
+        python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "privface_site.asgi:application",
+    ]))
+    print(f"PrivFace on http://{args.host}:{args.port}/  (Ctrl-C stops everything)", flush=True)
+
+    stopping = False
+
+    def on_signal(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping:
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                print(f"error: {' '.join(map(str, dead[0].args[:4]))} exited with {dead[0].returncode}; stopping",
+                      file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("stopping…", flush=True)
+        _stop(list(reversed(procs)))
+    return 0

@@ -1,0 +1,15 @@
+"""Settings for the test suite: PostgreSQL and a Redis database of their own, so tests
+share the database with the real worker and Daphne processes they start, and never
+touch a developer's data. Every value can still be overridden from the environment."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/privface")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CHANNELS_PREFIX", "privface-test")
+os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("JOB_STALE_SECONDS", "6")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from .health import health
+from .views import dashboard
+
+api = [
+    path("health/", health, name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("accounts.urls")),
+    path("", include("jobs.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    # Everything else is a dashboard route handled by the front end's router.
+    re_path(r"^(?!api/|ws/|static/|admin/).*$", dashboard, name="dashboard"),
+]

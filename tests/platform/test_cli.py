@@ -1,0 +1,69 @@
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.live import ROOT, free_port, process_env, wait_for
+
+
+def run_cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=120, **kwargs)
+
+
+def test_it_lists_its_commands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("extract", "train", "federated", "inference", "privacy", "webapp", "createuser"):
+        assert command in out.stdout
+
+
+def test_it_refuses_an_unknown_command_in_one_line():
+    out = run_cli("frobnicate")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == "run.py: error: unknown command 'frobnicate'"
+
+
+def test_it_creates_a_user_with_a_token(transactional_db):
+    out = run_cli("createuser", "--username", "carol", env=process_env(PRIVFACE_PASSWORD="carol-password-1"))
+    assert out.returncode == 0, out.stderr
+    assert "API token:" in out.stdout
+    from django.contrib.auth import get_user_model
+
+    assert get_user_model().objects.get(username="carol").check_password("carol-password-1")
+
+
+def test_it_refuses_a_short_password(transactional_db):
+    out = run_cli("createuser", "--username", "dan", "--password", "short", env=process_env())
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: password must have at least 8 characters"
+
+
+@pytest.mark.slow
+def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db, purged_queues):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "run.py", "webapp", "--port", str(port), "--concurrency", "1"],
+                            cwd=ROOT, env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        def healthy():
+            try:
+                body = requests.get(f"http://127.0.0.1:{port}/api/health/", timeout=5).json()
+            except requests.RequestException:
+                return False
+            return body["status"] == "ok" and body
+
+        body = wait_for(healthy, 90, "webapp healthy", interval=0.5)
+        assert any(name.startswith("webapp-") for name in body["workers"]["workers"])
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, output
+    assert "stopping" in output
+    leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []

@@ -1,0 +1,24 @@
+// The single list of pages. The router (App.tsx) and the nav bar both read it.
+import type { ReactNode } from 'react';
+import { Navigate } from 'react-router-dom';
+import { JobPage } from './pages/JobPage';
+import { JobsPage } from './pages/JobsPage';
+import { LoginPage } from './pages/LoginPage';
+import { NotFoundPage } from './pages/NotFoundPage';
+
+export interface AppRoute {
+  path: string;
+  element: ReactNode;
+  /** Label in the nav bar; omit to keep the page out of the nav. */
+  nav?: string;
+  /** Reachable without logging in (everything else redirects to /login). */
+  public?: boolean;
+}
+
+export const routes: AppRoute[] = [
+  { path: '/login', element: <LoginPage />, public: true },
+  { path: '/', element: <Navigate to="/jobs" replace /> },
+  { path: '/jobs', element: <JobsPage />, nav: 'Jobs' },
+  { path: '/jobs/:id', element: <JobPage /> },
+  { path: '*', element: <NotFoundPage /> },
+];

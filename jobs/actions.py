@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from . import kinds
 from .events import emit
@@ -37,6 +38,10 @@ def _set_status(job: Job, status: str, *, error: str = "", message: str = "") ->
         payload["finished_at"] = job.finished_at.isoformat()
     job.save()
     emit(job, "status", payload)
+    kind = kinds.get(job.kind)
+    if job.is_terminal and kind is not None and kind.on_finish:
+        # In the same transaction: whoever sees the job's final event sees the owner updated.
+        import_string(kind.on_finish)(job.pk, status, job.error)
 
 
 def create_job(owner, kind: str, params: dict) -> Job:

@@ -15,6 +15,12 @@ class JobKind:
     handler: str  # dotted path to ``def handler(ctx: JobContext) -> dict | None``
     params_serializer: str  # dotted path to a DRF Serializer class for ``params``
     label: str = ""
+    # False for kinds that other actions start (e.g. extraction on a dataset's finalize):
+    # their parameters point at objects the API would otherwise have to re-check.
+    user_creatable: bool = True
+    # Dotted path to ``def hook(job_id, status, error)``, called inside the transaction that
+    # ends a job of this kind (also when the reaper fails it): lets the owning object follow.
+    on_finish: str = ""
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -20,8 +20,10 @@ class JobCreateSerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
 
     def validate_kind(self, value: str) -> str:
-        if kinds.get(value) is None:
-            raise serializers.ValidationError(f"unknown job kind; one of: {', '.join(kinds.names())}")
+        kind = kinds.get(value)
+        if kind is None or not kind.user_creatable:
+            choices = ", ".join(name for name in kinds.names() if kinds.get(name).user_creatable)
+            raise serializers.ValidationError(f"unknown job kind; one of: {choices}")
         return value
 
     def validate(self, attrs: dict) -> dict:

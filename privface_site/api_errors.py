@@ -1,4 +1,5 @@
-"""DRF exception handler: a UserError raised anywhere under a view becomes a 400."""
+"""DRF exception handler: a UserError raised anywhere under a view becomes its 4xx
+(400 by default, 409 Conflict, 413 TooLarge) with the message as ``detail``."""
 
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -8,5 +9,5 @@ from .errors import UserError
 
 def exception_handler(exc, context):
     if isinstance(exc, UserError):
-        return Response({"detail": str(exc)}, status=400)
+        return Response({"detail": str(exc), **getattr(exc, "extra", {})}, status=exc.http_status)
     return drf_exception_handler(exc, context)

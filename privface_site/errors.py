@@ -9,3 +9,16 @@ class UserError(Exception):
     """Bad input from a user. ``str(err)`` is the whole message to show."""
 
     exit_code = 2
+    http_status = 400
+
+
+class Conflict(UserError):
+    """The request does not fit the object's current state (HTTP 409)."""
+
+    http_status = 409
+
+
+class TooLarge(UserError):
+    """Over a size limit or quota (HTTP 413)."""
+
+    http_status = 413

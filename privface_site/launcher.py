@@ -119,7 +119,8 @@ def run_webapp(args: argparse.Namespace) -> int:
             "--concurrency", str(args.concurrency), "-n", f"webapp-{os.getpid()}@%h", "--loglevel", "INFO",
         ]))
     procs.append(subprocess.Popen([
-        python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "privface_site.asgi:application",
+        python, "-m", "privface_site.daphne_server", "-b", args.host, "-p", str(args.port),
+        "privface_site.asgi:application",
     ]))
     print(f"PrivFace on http://{args.host}:{args.port}/  (Ctrl-C stops everything)", flush=True)
 

@@ -27,6 +27,13 @@ MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 DATA_ROOT = env_path("DATA_ROOT", VAR_DIR / "data")
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Dataset uploads: one file may not exceed DATASET_MAX_FILE_BYTES, and a user's files
+# together not DATASET_QUOTA_BYTES (both answered with 413); one PUT carries at most
+# UPLOAD_CHUNK_MAX_BYTES.
+DATASET_MAX_FILE_BYTES = env_int("DATASET_MAX_FILE_BYTES", 16 << 30, minimum=1)
+DATASET_QUOTA_BYTES = env_int("DATASET_QUOTA_BYTES", 64 << 30, minimum=1)
+UPLOAD_CHUNK_MAX_BYTES = env_int("UPLOAD_CHUNK_MAX_BYTES", 64 << 20, minimum=1 << 16)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

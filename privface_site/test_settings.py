@@ -9,6 +9,9 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CHANNELS_PREFIX", "privface-test")
 os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOB_STALE_SECONDS", "6")
+_var = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var")
+os.environ.setdefault("DATA_ROOT", os.path.join(_var, "test-data"))
+os.environ.setdefault("MEDIA_ROOT", os.path.join(_var, "test-media"))
 
 from .settings import *  # noqa: E402,F403
 

@@ -10,6 +10,7 @@ api = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),
+    path("", include("datasets.urls")),
 ]
 
 urlpatterns = [

@@ -36,6 +36,17 @@ def bob_client(bob) -> APIClient:
     return client_for(bob)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_data_root():
+    """Uploads from an earlier run must not meet this run's (ids restart with the test DB)."""
+    import shutil
+
+    from django.conf import settings
+
+    shutil.rmtree(settings.DATA_ROOT, ignore_errors=True)
+    settings.DATA_ROOT.mkdir(parents=True)
+
+
 @pytest.fixture(scope="session")
 def purged_queues(django_db_setup, django_db_blocker):
     """Drop task messages left in the test Redis by earlier runs."""

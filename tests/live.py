@@ -109,7 +109,7 @@ class Server:
 
     def start(self, timeout: float = 30) -> Server:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "privface_site.daphne_server", "-b", "127.0.0.1", "-p", str(self.port),
              "privface_site.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,6 +1,8 @@
 // The single list of pages. The router (App.tsx) and the nav bar both read it.
 import type { ReactNode } from 'react';
 import { Navigate } from 'react-router-dom';
+import { DatasetPage } from './pages/DatasetPage';
+import { DatasetsPage } from './pages/DatasetsPage';
 import { JobPage } from './pages/JobPage';
 import { JobsPage } from './pages/JobsPage';
 import { LoginPage } from './pages/LoginPage';
@@ -20,5 +22,7 @@ export const routes: AppRoute[] = [
   { path: '/', element: <Navigate to="/jobs" replace /> },
   { path: '/jobs', element: <JobsPage />, nav: 'Jobs' },
   { path: '/jobs/:id', element: <JobPage /> },
+  { path: '/datasets', element: <DatasetsPage />, nav: 'Datasets' },
+  { path: '/datasets/:id', element: <DatasetPage /> },
   { path: '*', element: <NotFoundPage /> },
 ];

@@ -41,3 +41,49 @@ export interface Page<T> {
   previous: string | null;
   results: T[];
 }
+
+export type DatasetStatus = 'uploading' | 'validating' | 'extracting' | 'ready' | 'failed';
+
+export type DatasetFileRole = 'rec' | 'idx' | 'lst' | 'bin' | 'property';
+
+/** One file of a dataset, uploaded in chunks; `received` is where to resume. */
+export interface DatasetFile {
+  id: number;
+  role: DatasetFileRole;
+  filename: string;
+  size: number;
+  sha256: string;
+  received: number;
+  complete: boolean;
+  created_at: string;
+}
+
+export interface Dataset {
+  id: number;
+  name: string;
+  status: DatasetStatus;
+  extract_images: boolean;
+  layout: string;
+  images: number;
+  identities: number;
+  error: string;
+  /** The extraction job, once `finalize` was called. */
+  job: number | null;
+  files: DatasetFile[];
+  created_at: string;
+  updated_at: string;
+  /** Not served yet; shown when the API adds it (e.g. [112, 112] or "112x112"). */
+  image_size?: number[] | string | null;
+}
+
+export interface Identity {
+  label: number;
+  count: number;
+  /** Absolute URLs of a few of the identity's images. */
+  samples: string[];
+}
+
+export interface IdentityPage {
+  count: number;
+  results: Identity[];
+}

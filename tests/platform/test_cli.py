@@ -43,10 +43,12 @@ def test_it_refuses_a_short_password(transactional_db):
 
 
 @pytest.mark.slow
-def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db, purged_queues):
-    port = free_port()
+def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db):
+    """With no Redis answering on REDIS_URL, webapp starts redis-server itself."""
+    port, redis_port = free_port(), free_port()
+    env = process_env(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
     proc = subprocess.Popen([sys.executable, "run.py", "webapp", "--port", str(port), "--concurrency", "1"],
-                            cwd=ROOT, env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
         def healthy():
@@ -64,6 +66,15 @@ def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db, purged_q
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, output
+    assert f"started redis-server on 127.0.0.1:{redis_port}" in output
     assert "stopping" in output
     leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert leftovers == []
+
+
+def test_webapp_explains_a_missing_redis(transactional_db, tmp_path):
+    # 127.0.0.2 is loopback but not an address webapp starts a Redis on
+    url = f"redis://127.0.0.2:{free_port()}/0"
+    out = run_cli("webapp", "--port", str(free_port()), env=process_env(REDIS_URL=url))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(f"error: Redis does not answer at {url}")

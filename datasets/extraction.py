@@ -1,0 +1,80 @@
+"""The `dataset_extract` job: validate and extract an uploaded dataset on a `cpu` worker."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from rest_framework import serializers
+
+from privface_site.errors import UserError
+
+from . import actions
+from .models import Dataset, DatasetStatus
+
+
+class ExtractParams(serializers.Serializer):
+    dataset_id = serializers.IntegerField(min_value=1)
+
+
+class _Throttled:
+    """Engine progress (bytes) → job progress, at most every 1% or half a second."""
+
+    def __init__(self, ctx, label: str, share: float):
+        self.ctx, self.label, self.share = ctx, label, share
+        self.last_fraction, self.last_time = -1.0, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        now = time.monotonic()
+        if fraction - self.last_fraction >= 0.01 or now - self.last_time >= 0.5 or fraction >= 1.0:
+            self.last_fraction, self.last_time = fraction, now
+            self.ctx.progress(fraction * self.share, self.label, bytes_done=done, bytes_total=total)
+
+
+def _public(message: str, dataset: Dataset) -> str:
+    """Engine messages name files by path; users should see their file names only."""
+    for upload in dataset.files.all():
+        message = message.replace(str(upload.path), upload.filename)
+    return message.replace(str(dataset.storage_dir) + os.sep, "")
+
+
+def run(ctx) -> dict:
+    from datasets.engine.evalbin import extract_bin_into
+    from datasets.engine.extract import extract_rec_into
+    from datasets.engine.outdir import staging_dir
+
+    dataset = Dataset.objects.get(pk=ctx.params["dataset_id"])
+    files = list(dataset.files.all())
+    by_role = {f.role: f for f in files}
+    bins = [f for f in files if f.role == "bin"]
+    actions.set_status(dataset.pk, DatasetStatus.EXTRACTING)
+    summary: dict = {"images": 0, "identities": 0, "layout": "", "eval_sets": {}}
+    try:
+        with staging_dir(str(dataset.extracted_dir)) as staging:
+            if "rec" in by_role:
+                rec = by_role["rec"]
+                progress = _Throttled(ctx, f"Extracting {rec.filename}", 0.95 if bins else 1.0)
+                summary.update(extract_rec_into(
+                    staging, rec.path, idx_path=by_role["idx"].path,
+                    lst_path=by_role["lst"].path if "lst" in by_role else None, progress=progress))
+            for upload in bins:
+                name = os.path.splitext(os.path.basename(upload.path))[0]
+                target = os.path.join(staging, "eval", name)
+                os.makedirs(target)
+                ctx.progress(0.95, f"Extracting {upload.filename}")
+                summary["eval_sets"][upload.filename] = extract_bin_into(target, upload.path)
+    except UserError as exc:
+        message = _public(str(exc), dataset)
+        actions.set_status(dataset.pk, DatasetStatus.FAILED, error=message)
+        raise UserError(message) from None
+    actions.set_status(dataset.pk, DatasetStatus.READY, summary=summary)
+    return {"dataset_id": dataset.pk, "images": summary.get("images", 0), "identities": summary.get("identities", 0)}
+
+
+def on_job_finished(job_id: int, status: str, error: str) -> None:
+    """A dataset whose extraction job ended without success (even by a lost worker) is failed."""
+    if status == "succeeded":
+        return
+    for dataset in Dataset.objects.filter(job_id=job_id).exclude(status=DatasetStatus.FAILED):
+        actions.set_status(dataset.pk, DatasetStatus.FAILED, error=error or f"extraction {status}")

@@ -130,9 +130,12 @@ def main() -> int:
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        digest = hashlib.sha256()
+        # Precomputed as a browser would (on its own CPU): the whole-file digest and one
+        # per chunk, sent as X-Chunk-Sha256 and checked by the server.
+        digest, chunk_digests = hashlib.sha256(), []
         for _, data in chunks(size, chunk):
             digest.update(data)
+            chunk_digests.append(hashlib.sha256(data).hexdigest())
         dataset = session.post(f"{base}/datasets/", json={"name": "bench"}).json()["id"]
         upload = session.post(
             f"{base}/datasets/{dataset}/files/",
@@ -150,11 +153,11 @@ def main() -> int:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         start = time.perf_counter()
-        for offset, data in chunks(size, chunk):
+        for n, (offset, data) in enumerate(chunks(size, chunk)):
             response = session.put(
                 f"{base}/datasets/{dataset}/files/{upload['id']}/chunk/?offset={offset}",
                 data=data,
-                headers={"Content-Type": "application/octet-stream"},
+                headers={"Content-Type": "application/octet-stream", "X-Chunk-Sha256": chunk_digests[n]},
             )
             response.raise_for_status()
         upload_s = time.perf_counter() - start

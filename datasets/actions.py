@@ -80,7 +80,7 @@ def write_chunk(upload: DatasetFile, offset: int, body: BinaryIO, length: int, *
             raise _conflict(f"chunk at offset {offset} leaves a gap: resume from offset {upload.received}", upload)
         if offset + length > upload.size:
             raise UserError(f"chunk ends at byte {offset + length}, past the announced size {upload.size}")
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if sha256 else None
         written = _copy_into(upload.path, offset, upload.received, body, length, digest)
         if written != length:
             raise UserError(f"chunk body has {written} bytes, Content-Length said {length}")
@@ -106,7 +106,8 @@ def _copy_into(path, offset: int, keep_until: int, body: BinaryIO, length: int, 
             block = body.read(min(COPY_BLOCK, offset + length - position))
             if not block:
                 break
-            digest.update(block)
+            if digest is not None:
+                digest.update(block)
             view = memoryview(block)
             if position < keep_until:
                 view = view[min(len(view), keep_until - position):]

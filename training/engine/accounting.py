@@ -1,0 +1,182 @@
+"""Privacy accounting for DP-SGD with Poisson sampling, on top of ``dp-accounting``.
+
+One training step of DP-SGD is a Poisson-subsampled Gaussian mechanism: each example joins
+the batch independently with probability ``q`` (the sample rate) and the summed clipped
+gradients get Gaussian noise with std ``noise_multiplier * l2_norm_clip``. ``steps`` such
+steps compose. RDP is the default accountant (what tensorflow-privacy's
+``compute_dp_sgd_privacy`` reports, same orders); PLD is tighter and slower.
+
+No TensorFlow here: the CLI and the web tier call this to show epsilon before any training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dp_accounting
+from dp_accounting.pld import PLDAccountant
+from dp_accounting.rdp import RdpAccountant
+
+ACCOUNTANTS = ("rdp", "pld")
+# tensorflow-privacy's compute_dp_sgd_privacy orders, so our RDP epsilons match its reports.
+RDP_ORDERS: tuple[float, ...] = tuple([1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)))
+# Calibration lands on an epsilon in [(1 - tol) * target, target]: never above the target.
+CALIBRATION_TOLERANCE = 0.01
+# No sensible training needs more noise than this; above it we stop searching.
+MAX_NOISE_MULTIPLIER = 1e4
+
+
+def _check_accountant(name: str) -> None:
+    if name not in ACCOUNTANTS:
+        raise ValueError(f"accountant must be one of {', '.join(ACCOUNTANTS)}, got {name!r}")
+
+
+def dp_sgd_event(noise_multiplier: float, sample_rate: float, steps: int) -> dp_accounting.DpEvent:
+    """The DpEvent of ``steps`` DP-SGD steps with Poisson sampling at rate ``sample_rate``."""
+    if noise_multiplier == 0:
+        # No noise: no privacy at all (dp-accounting would divide by zero).
+        return dp_accounting.NonPrivateDpEvent()
+    step = dp_accounting.PoissonSampledDpEvent(sample_rate, dp_accounting.GaussianDpEvent(noise_multiplier))
+    return dp_accounting.SelfComposedDpEvent(step, steps)
+
+
+class PrivacyAccountant:
+    """Tracks the privacy spent by DP-SGD steps (Opacus-style interface).
+
+    ``step(noise_multiplier, sample_rate, steps=1)`` after training steps, ``get_epsilon(delta)``
+    whenever a report is due. History is kept run-length encoded and composed afresh on each
+    ``get_epsilon``: composing one PLD step at a time would cost a convolution per step.
+    """
+
+    def __init__(self, accountant: str = "rdp") -> None:
+        _check_accountant(accountant)
+        self.mechanism = accountant
+        self.history: list[tuple[float, float, int]] = []  # (noise_multiplier, sample_rate, steps)
+
+    def step(self, noise_multiplier: float, sample_rate: float, steps: int = 1) -> None:
+        if noise_multiplier < 0 or not 0 <= sample_rate <= 1 or steps < 0:
+            raise ValueError(
+                f"need noise_multiplier >= 0, 0 <= sample_rate <= 1, steps >= 0;"
+                f" got {noise_multiplier}, {sample_rate}, {steps}"
+            )
+        if self.history and self.history[-1][:2] == (noise_multiplier, sample_rate):
+            self.history[-1] = (noise_multiplier, sample_rate, self.history[-1][2] + steps)
+        else:
+            self.history.append((noise_multiplier, sample_rate, steps))
+
+    @property
+    def steps(self) -> int:
+        return sum(count for _, _, count in self.history)
+
+    def _composed(self) -> RdpAccountant | PLDAccountant:
+        acc: RdpAccountant | PLDAccountant = (
+            RdpAccountant(list(RDP_ORDERS)) if self.mechanism == "rdp" else PLDAccountant()
+        )
+        for noise, rate, count in self.history:
+            if count and rate > 0:  # a step that touches no data costs no privacy
+                acc.compose(dp_sgd_event(noise, rate, count))
+        return acc
+
+    def get_epsilon(self, delta: float) -> float:
+        if not 0 < delta < 1:
+            raise ValueError(f"delta must be in (0, 1), got {delta}")
+        return float(self._composed().get_epsilon(delta))
+
+    def get_optimal_order(self, delta: float) -> float | None:
+        """The RDP order that gives ``get_epsilon(delta)``; None for PLD."""
+        if self.mechanism != "rdp":
+            return None
+        acc = self._composed()
+        assert isinstance(acc, RdpAccountant)
+        return float(acc.get_epsilon_and_optimal_order(delta)[1])
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """The privacy-relevant shape of a training run."""
+
+    num_examples: int
+    batch_size: int
+    epochs: float
+
+    def __post_init__(self) -> None:
+        if self.num_examples < 1:
+            raise ValueError(f"num_examples must be >= 1, got {self.num_examples}")
+        if not 1 <= self.batch_size <= self.num_examples:
+            raise ValueError(f"batch_size must be in [1, num_examples], got {self.batch_size}")
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+
+    @property
+    def sample_rate(self) -> float:
+        """q: each example joins a batch independently with this probability."""
+        return self.batch_size / self.num_examples
+
+    @property
+    def steps(self) -> int:
+        # As tensorflow-privacy counts: ceil(epochs * N / B) steps.
+        return math.ceil(self.epochs * self.num_examples / self.batch_size)
+
+
+def compute_epsilon(
+    num_examples: int,
+    batch_size: int,
+    epochs: float,
+    noise_multiplier: float,
+    delta: float,
+    accountant: str = "rdp",
+) -> float:
+    """Epsilon after ``epochs`` of DP-SGD on ``num_examples`` with expected batch ``batch_size``."""
+    plan = TrainingPlan(num_examples, batch_size, epochs)
+    if noise_multiplier < 0:
+        raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
+    acc = PrivacyAccountant(accountant)
+    acc.step(noise_multiplier, plan.sample_rate, plan.steps)
+    return acc.get_epsilon(delta)
+
+
+def calibrate_noise(
+    target_epsilon: float,
+    num_examples: int,
+    batch_size: int,
+    epochs: float,
+    delta: float,
+    accountant: str = "rdp",
+    tolerance: float = CALIBRATION_TOLERANCE,
+) -> float:
+    """The noise multiplier whose epsilon is in ``[(1 - tolerance) * target, target]``.
+
+    Bisection: epsilon falls monotonically as the noise grows. The answer errs on the safe
+    side (epsilon at most the target), within ``tolerance`` of it.
+    """
+    if not target_epsilon > 0 or not math.isfinite(target_epsilon):
+        raise ValueError(f"target_epsilon must be a positive number, got {target_epsilon}")
+    _check_accountant(accountant)
+    TrainingPlan(num_examples, batch_size, epochs)  # validates
+
+    def eps(noise: float) -> float:
+        return compute_epsilon(num_examples, batch_size, epochs, noise, delta, accountant)
+
+    low = 0.0  # epsilon(low) > target (infinite at 0)
+    high = 1.0
+    if accountant == "pld":
+        # RDP over-estimates epsilon, so RDP's answer is enough noise for PLD: a tight start.
+        high = calibrate_noise(target_epsilon, num_examples, batch_size, epochs, delta, "rdp", tolerance)
+    eps_high = eps(high)
+    while eps_high > target_epsilon:
+        low, high = high, high * 2
+        if high > MAX_NOISE_MULTIPLIER:
+            raise ValueError(f"target_epsilon {target_epsilon} needs a noise multiplier above {MAX_NOISE_MULTIPLIER}")
+        eps_high = eps(high)
+    # Invariant: eps(low) > target >= eps(high). Stop once eps(high) is close enough.
+    for _ in range(100):
+        if eps_high >= (1 - tolerance) * target_epsilon:
+            return high
+        mid = (low + high) / 2
+        eps_mid = eps(mid)
+        if eps_mid > target_epsilon:
+            low = mid
+        else:
+            high, eps_high = mid, eps_mid
+    return high  # PLD's discretised epsilon can jump over the band; high is still safe

@@ -173,3 +173,27 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Encrypted search (inference app; docs/search.md) ---------------------------------
+# Gallery templates, labels and thumbnails are AES-256-GCM encrypted at rest with
+# TEMPLATE_KEY (32 bytes as 64 hex digits or base64, e.g. `openssl rand -hex 32`).
+# Unset, it is derived from SECRET_KEY with HKDF-SHA256: production should set it, and
+# keep it (changing it, or SECRET_KEY while it is unset, makes galleries unreadable).
+TEMPLATE_KEY = env_str("TEMPLATE_KEY", "")
+SEARCH_HE_PRESET = env_str("SEARCH_HE_PRESET", "ckks-8192")  # inference.engine.he_params.PRESETS
+SEARCH_TIMEOUT_SECONDS = env_int("SEARCH_TIMEOUT_SECONDS", 30, minimum=1)  # then 504
+SEARCH_MAX_SHARDS = env_int("SEARCH_MAX_SHARDS", 4, minimum=1)  # Celery tasks per search (8192 entries per block)
+SEARCH_SHARD_CACHE = env_int("SEARCH_SHARD_CACHE", 8, minimum=1)  # encoded shards kept per worker process
+SEARCH_MAX_TOP_K = env_int("SEARCH_MAX_TOP_K", 50, minimum=1)
+SEARCH_MAX_IMAGE_BYTES = env_int("SEARCH_MAX_IMAGE_BYTES", 20 << 20, minimum=1 << 10)
+GALLERY_UPLOAD_MAX_BYTES = env_int("GALLERY_UPLOAD_MAX_BYTES", 200 << 20, minimum=1 << 10)  # one photo upload
+HE_CONTEXT_TTL_SECONDS = env_int("HE_CONTEXT_TTL_SECONDS", 3600, minimum=60)  # remote clients' public contexts
+HE_MAX_CONTEXT_BYTES = env_int("HE_MAX_CONTEXT_BYTES", 8 << 20, minimum=1 << 16)
+HE_MAX_QUERY_BYTES = env_int("HE_MAX_QUERY_BYTES", 1 << 20, minimum=1 << 16)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "GalleryStatusEnum": "inference.models.GalleryStatus",
+    "GalleryModeEnum": "inference.models.GalleryMode",
+    "SearchModeEnum": "inference.models.SearchMode",
+}
+# --- end of encrypted search settings -------------------------------------------------

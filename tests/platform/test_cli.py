@@ -78,3 +78,40 @@ def test_webapp_explains_a_missing_redis(transactional_db, tmp_path):
     out = run_cli("webapp", "--port", str(free_port()), env=process_env(REDIS_URL=url))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(f"error: Redis does not answer at {url}")
+
+
+def fixtures_dir():
+    from pathlib import Path
+
+    return Path(os.environ.get("PRIVFACE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+
+
+def test_extract_runs_without_loading_tensorflow(tmp_path):
+    tiny = fixtures_dir() / "recordio" / "webface_tiny"
+    code = (
+        "import sys, run; "
+        f"rc = run.main(['extract', '--rec_file', '{tiny}/train.rec', '--idx_file', '{tiny}/train.idx', "
+        f"'--lst_file', '{tiny}/train.lst', '--output_dir', '{tmp_path}/out', '--quiet']); "
+        "heavy = [m for m in ('tensorflow', 'keras', 'ray', 'tenseal', 'django') if m in sys.modules]; "
+        "print(rc, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "0 []", out.stderr
+    assert len(list((tmp_path / "out").glob("*/*.jpg"))) == 80
+
+
+def test_extract_reports_bad_input_in_one_line(tmp_path):
+    empty = tmp_path / "train.rec"
+    empty.write_bytes(b"")
+    out = run_cli("extract", "--rec_file", str(empty), "--output_dir", str(tmp_path / "out"))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error: ")
+
+
+def test_privacy_prints_epsilon_as_json():
+    import json
+
+    out = run_cli("privacy", "--num_examples", "60000", "--batch_size", "256", "--epochs", "15",
+                  "--noise_multiplier", "1.1", "--delta", "1e-5", "--json")
+    assert out.returncode == 0, out.stderr
+    assert 0 < json.loads(out.stdout.strip().splitlines()[-1])["epsilon"] < 10

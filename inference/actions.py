@@ -1,0 +1,147 @@
+"""Every write to galleries and search audits. Each runs in a transaction; side effects
+(queueing the enrollment, removing files) happen on commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from rest_framework.exceptions import ValidationError
+
+from jobs import actions as job_actions
+from privface_site.errors import Conflict
+
+from .models import Gallery, GallerySource, GalleryStatus, SearchAudit
+
+PHOTOS_MANIFEST = "photos.json"
+
+
+def _locked(gallery_id: int) -> Gallery:
+    return Gallery.objects.select_for_update().get(pk=gallery_id)
+
+
+def _save(gallery: Gallery, *fields: str) -> None:
+    """Every change bumps the version (the row is locked, so += is safe)."""
+    gallery.version += 1
+    gallery.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _start_job(gallery: Gallery, params: dict):
+    job = job_actions.create_job(gallery.owner, "gallery_enroll", {"gallery_id": gallery.pk, **params})
+    gallery.status = GalleryStatus.ENROLLING
+    gallery.job = job
+    gallery.error = ""
+    return job
+
+
+def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, dataset=None):
+    """Create a gallery; from a dataset the enrollment job starts at once.
+    Returns (gallery, job or None)."""
+    try:
+        with transaction.atomic():
+            gallery = Gallery.objects.create(owner=owner, name=name, source=source, mode=mode, dataset=dataset,
+                                             embedder=embedder["name"], dim=embedder["dim"])
+            job = None
+            if source == GallerySource.DATASET:
+                job = _start_job(gallery, {})
+                _save(gallery, "status", "job", "error")
+    except IntegrityError:
+        raise ValidationError({"name": [f"you already have a gallery named {name!r}"]}) from None
+    return gallery, job
+
+
+def add_photos(gallery: Gallery, photos: list[tuple[object, str]]):
+    """Store uploaded (file, label) pairs for an enrollment job and start it. Returns the job.
+
+    The photos wait in ``incoming/<batch>/`` (mode 0600) and are deleted when the job ends.
+    """
+    if gallery.source != GallerySource.IMAGES:
+        raise Conflict(f"gallery {gallery.name!r} is built from a dataset; upload photos to an images gallery")
+    if gallery.status == GalleryStatus.ENROLLING:
+        raise Conflict(f"gallery {gallery.name!r} is still enrolling; upload more photos when it is ready")
+    batch = secrets.token_hex(8)
+    folder = gallery.incoming_dir / batch
+    folder.mkdir(parents=True)
+    try:
+        manifest = []
+        for i, (upload, label) in enumerate(photos):
+            stored = f"{i:05d}.bin"
+            fd = os.open(folder / stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in upload.chunks():
+                    fh.write(chunk)
+            manifest.append({"file": stored, "name": os.path.basename(upload.name or stored)[:200], "label": label})
+        (folder / PHOTOS_MANIFEST).write_text(json.dumps(manifest))
+        with transaction.atomic():
+            gallery = _locked(gallery.pk)
+            if gallery.status == GalleryStatus.ENROLLING:
+                raise Conflict(f"gallery {gallery.name!r} is still enrolling; upload more photos when it is ready")
+            job = _start_job(gallery, {"batch": batch})
+            _save(gallery, "status", "job", "error")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return job
+
+
+def finish_enrollment(gallery_id: int, store: str, *, identities: int, templates: int, photos: int,
+                      skipped: int) -> Gallery:
+    """The job wrote a new version folder: switch to it and remove the old one on commit."""
+    with transaction.atomic():
+        gallery = _locked(gallery_id)
+        old = gallery.store
+        gallery.store = store
+        gallery.identities, gallery.templates = identities, templates
+        gallery.photos += photos
+        gallery.skipped += skipped
+        gallery.status = GalleryStatus.READY
+        gallery.error = ""
+        _save(gallery, "store", "identities", "templates", "photos", "skipped", "status", "error")
+        if old and old != store:
+            folder = gallery.storage_dir / old
+            transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return gallery
+
+
+def enrollment_ended(job_id: int, status: str, error: str, batch: str = "") -> None:
+    """Runs in the transaction that ends an enrollment job (jobs.kinds on_finish).
+
+    Failed, cancelled or lost: a gallery that still has its earlier templates stays
+    ready (and says what went wrong), one without any is failed. The uploaded photos
+    of the batch are removed either way.
+    """
+    for gallery in Gallery.objects.select_for_update().filter(job_id=job_id):
+        if batch:
+            folder = gallery.incoming_dir / batch
+            transaction.on_commit(lambda folder=folder: shutil.rmtree(folder, ignore_errors=True))
+        if status == "succeeded" or gallery.status != GalleryStatus.ENROLLING:
+            continue
+        message = error or f"enrollment {status}"
+        if gallery.store:
+            gallery.status = GalleryStatus.READY
+            gallery.error = f"the last enrollment did not finish ({message}); the gallery keeps its earlier templates"
+        else:
+            gallery.status = GalleryStatus.FAILED
+            gallery.error = message
+        _save(gallery, "status", "error")
+
+
+def delete_gallery(gallery: Gallery) -> None:
+    storage: Path = gallery.storage_dir
+    with transaction.atomic():
+        if gallery.job_id:
+            job_actions.request_cancel(gallery.job_id)
+        gallery.delete()
+        transaction.on_commit(lambda: shutil.rmtree(storage, ignore_errors=True))
+
+
+def record_search(user, gallery: Gallery, *, mode: str, version: int, result_count: int | None,
+                  matched: bool | None, timings: dict) -> SearchAudit:
+    with transaction.atomic():
+        return SearchAudit.objects.create(user=user, gallery=gallery, gallery_name=gallery.name,
+                                          gallery_version=version, mode=mode, result_count=result_count,
+                                          matched=matched, timings=timings)

@@ -1,0 +1,334 @@
+"""``enroll`` and ``inference``: galleries and encrypted 1:N search from the command line.
+
+``run.py enroll`` builds a local gallery in ``$PRIVFACE_VAR_DIR/galleries-cli/<NAME>/``
+(templates, labels and thumbnails AES-GCM encrypted at rest with a key file made on
+first use in that folder, mode 0600). ``run.py inference`` searches it with the full
+CKKS protocol in one process (client keys, server scoring on public material only,
+client decryption), or with ``--server URL --token T`` against a PrivFace server: the
+key pair is made here and the secret key never leaves this machine.
+
+No Django is imported: this runs where only the engine is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from privface_site.errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
+GALLERY_JSON = "gallery.json"
+KEY_FILE = "key"
+DATA = "data"
+BINDING = "cli"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+REFERENCE = "reference"
+
+
+def galleries_root() -> Path:
+    return Path(os.environ.get("PRIVFACE_VAR_DIR") or REPO / "var") / "galleries-cli"
+
+
+def gallery_dir(name: str) -> Path:
+    if not NAME.match(name or ""):
+        raise UserError(f"--gallery {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+    return galleries_root() / name
+
+
+def _embedder(model: str | None, gallery_embedder: str | None = None):
+    """--model (or the gallery's own embedder): 'reference' or a trained Keras model file."""
+    from inference.engine.embedders import KerasEmbedder, reference_embedder
+
+    reference = reference_embedder()
+    if not model:
+        model = gallery_embedder or REFERENCE
+        if model.startswith("keras:"):
+            model = model[len("keras:"):]
+    if model in (REFERENCE, reference.name):
+        embedder = reference
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise UserError(f"--model {model}: neither 'reference' nor a Keras model file")
+        embedder = KerasEmbedder(str(path.resolve()))
+    if gallery_embedder and embedder.name != gallery_embedder:
+        raise UserError(f"the gallery was enrolled with {gallery_embedder}; {embedder.name} gives incomparable "
+                        "templates (leave out --model)")
+    return embedder
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- enroll
+
+def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gallery", required=True, help="gallery name (folder under $PRIVFACE_VAR_DIR/galleries-cli)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset_path", help="extracted dataset folder: <label>/<key>.jpg (run.py extract output)")
+    source.add_argument("--images_dir", help="folder of photos named in --labels")
+    source.add_argument("--rec_file", help="RecordIO .rec read in place (with --idx_file)")
+    parser.add_argument("--labels", help="CSV `file,identity` (with --images_dir), like fixtures/faces/labels.csv")
+    parser.add_argument("--idx_file", help=".idx of --rec_file")
+    parser.add_argument("--model", help="'reference' (dlib ResNet, default) or a trained Keras model file")
+    parser.add_argument("--mode", choices=("mean", "all"), default="mean",
+                        help="mean: one template per identity (default); all: one per photo")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    from inference.engine import atrest
+    from inference.engine.enroll import Enrollment, csv_identities, folder_identities, recordio_identities
+    from inference.engine.store import GalleryStore
+
+    folder = gallery_dir(args.gallery)
+    if args.images_dir and not args.labels:
+        raise UserError("--images_dir needs --labels labels.csv (header file,identity)")
+    if args.labels and not args.images_dir:
+        raise UserError("--labels goes with --images_dir")
+    if args.idx_file and not args.rec_file:
+        raise UserError("--idx_file goes with --rec_file")
+    if args.dataset_path:
+        total, identities = folder_identities(Path(args.dataset_path))
+    elif args.images_dir:
+        total, identities = csv_identities(Path(args.images_dir), Path(args.labels))
+    else:
+        for path in (args.rec_file, args.idx_file):
+            if path and not Path(path).is_file():
+                raise UserError(f"{path}: no such file")
+        total, identities = recordio_identities(Path(args.rec_file), Path(args.idx_file) if args.idx_file else None)
+    embedder = _embedder(args.model)
+    began = time.perf_counter()
+
+    def on_photo(done: int) -> None:
+        if not args.quiet and (done % 10 == 0 or done == total):
+            _stderr(f"enrolled {done}" + (f" of {total}" if total else "") + " photos")
+
+    def on_skip(skip) -> None:
+        _stderr(f"skipped {skip.name}: {skip.reason}")
+
+    enrollment = Enrollment(embedder, args.mode, on_photo=on_photo, on_skip=on_skip)
+    enrollment.add_all(identities)
+    data, thumbs = enrollment.result()
+
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = atrest.load_or_create_key_file(folder / KEY_FILE)
+    token = secrets.token_hex(6)
+    staging, retired = folder / f".staging-{token}", folder / f".old-{token}"
+    try:
+        GalleryStore(staging, key, BINDING).write(data, thumbs)
+        if (folder / DATA).exists():
+            os.replace(folder / DATA, retired)
+        os.replace(staging, folder / DATA)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+    summary = {
+        "gallery": args.gallery, "path": str(folder), "embedder": embedder.metadata, "mode": args.mode,
+        "identities": len(data.identities), "templates": len(data), "enrolled": enrollment.enrolled,
+        "skipped": len(enrollment.skipped), "seconds": round(time.perf_counter() - began, 2),
+    }
+    # Plain metadata only (no labels, no templates): what `inference` needs before decrypting.
+    (folder / GALLERY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"gallery {args.gallery}: {summary['identities']} identities, {summary['templates']} templates from "
+          f"{summary['enrolled']} photos ({summary['skipped']} skipped), encrypted in {folder}")
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+# -------------------------------------------------------------------------- inference
+
+def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--query_image", required=True, help="photo to search (JPEG, PNG, WebP or BMP)")
+    parser.add_argument("--gallery", required=True, help="gallery name (local, or on --server)")
+    parser.add_argument("--model", help="embedder; default: the one the gallery was enrolled with")
+    parser.add_argument("--top_k", type=int, default=5, help="identities to show (default 5)")
+    parser.add_argument("--threshold", type=float, help="match threshold (cosine); default: the embedder's")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
+    parser.add_argument("--server", help="search a gallery on this PrivFace server (e.g. http://127.0.0.1:8000)")
+    parser.add_argument("--token", help="API token for --server (default: $PRIVFACE_TOKEN)")
+    parser.add_argument("--preset", default="ckks-8192", help="CKKS parameter set for local search (default ckks-8192)")
+
+
+def _probe(path: str, embedder):
+    from inference.engine.faces import align_face_bytes
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"--query_image {path}: {exc.strerror or exc}") from None
+    face = align_face_bytes(data)
+    return face, embedder.embed(face)
+
+
+def _check_search_args(args: argparse.Namespace) -> None:
+    if args.top_k < 1:
+        raise UserError("--top_k must be at least 1")
+    if args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
+        raise UserError("--threshold is a cosine score between -1 and 1")
+    if not Path(args.query_image).is_file():
+        raise UserError(f"--query_image {args.query_image}: no such file")
+
+
+def _local(args: argparse.Namespace) -> dict:
+    from inference.engine import atrest
+    from inference.engine.gallery import Gallery
+    from inference.engine.he_client import HEClient
+    from inference.engine.he_server import load_public_context, prepare_shard, score_query
+    from inference.engine.protocol import profile_for
+    from inference.engine.store import GalleryStore
+
+    folder = gallery_dir(args.gallery)
+    if not (folder / GALLERY_JSON).is_file() or not (folder / KEY_FILE).is_file():
+        raise UserError(f"no gallery {args.gallery!r} in {folder.parent}: run `run.py enroll --gallery "
+                        f"{args.gallery} ...` first")
+    _check_search_args(args)
+    meta = json.loads((folder / GALLERY_JSON).read_text())
+    embedder = _embedder(args.model, meta["embedder"]["name"])
+    began = time.perf_counter()
+    face, probe = _probe(args.query_image, embedder)
+    gallery = GalleryStore(folder / DATA, atrest.load_or_create_key_file(folder / KEY_FILE), BINDING).read()
+    profile = profile_for(len(gallery), gallery.dim, args.preset)
+
+    t = time.perf_counter()
+    client = HEClient(profile)  # the key holder
+    public, query = client.public_context(), client.encrypt_query(probe)
+    encrypt_s = time.perf_counter() - t
+
+    t = time.perf_counter()  # the server's side: public context, query ciphertext, its own templates
+    shard = prepare_shard(Gallery(gallery.embeddings, tuple(gallery.labels)), profile)
+    prepare_s = time.perf_counter() - t
+    t = time.perf_counter()
+    scores_payload = score_query(load_public_context(public), shard, query)
+    server_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scores = client.decrypt_scores([scores_payload], len(gallery))
+    decrypt_s = time.perf_counter() - t
+    threshold = args.threshold if args.threshold is not None else embedder.default_threshold
+    return _result(args, face, scores, gallery.labels, threshold, embedder.metadata, {
+        "upload_bytes": len(query), "context_bytes": len(public), "response_bytes": len(scores_payload),
+        "shards": 1, "server_seconds": round(server_s, 4), "server_prepare_seconds": round(prepare_s, 4),
+        "client_encrypt_seconds": round(encrypt_s, 4), "client_decrypt_seconds": round(decrypt_s, 4),
+        "total_seconds": round(time.perf_counter() - began, 4)}, mode="local")
+
+
+class _Api:
+    """Minimal JSON/bytes client for the PrivFace API (stdlib only)."""
+
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base.rstrip("/"), token
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[bytes, dict]:
+        import urllib.error
+        import urllib.request
+
+        headers = {"Authorization": f"Token {self.token}", "Accept": "application/json, application/octet-stream"}
+        if body is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.read(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                detail = json.loads(raw).get("detail") or raw.decode(errors="replace")
+            except (ValueError, AttributeError):
+                detail = raw.decode(errors="replace")[:200]
+            raise UserError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise UserError(f"cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from None
+
+    def json(self, method: str, path: str, body: bytes | None = None):
+        raw, _ = self.call(method, path, body)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise UserError(f"{method} {path}: the server did not answer JSON") from None
+
+
+def _remote(args: argparse.Namespace) -> dict:
+    from inference.engine import he_wire
+    from inference.engine.he_client import HEClient
+    from inference.engine.he_layout import SearchProfile
+    from inference.engine.protocol import unpack_score_set
+
+    token = args.token or os.environ.get("PRIVFACE_TOKEN")
+    if not token:
+        raise UserError("--server needs --token (or PRIVFACE_TOKEN): `run.py createuser` prints one")
+    _check_search_args(args)
+    api = _Api(args.server, token)
+    found = api.json("GET", f"/api/galleries/?name={quote(args.gallery)}").get("results") or []
+    if not found:
+        raise UserError(f"no gallery {args.gallery!r} on {args.server}")
+    gallery = found[0]
+    if not gallery.get("he_profile"):
+        raise UserError(f"gallery {args.gallery!r} has no templates yet (status {gallery['status']})")
+    embedder = _embedder(args.model, gallery["embedder"]["name"])
+    began = time.perf_counter()
+    face, probe = _probe(args.query_image, embedder)
+
+    t = time.perf_counter()
+    client = HEClient(SearchProfile.from_dict(gallery["he_profile"]))  # the secret key stays here
+    public, query = client.public_context(), client.encrypt_query(probe)
+    encrypt_s = time.perf_counter() - t
+    key_id = api.json("POST", "/api/he/contexts/", public)["key_id"]
+    if key_id != client.key_id:
+        raise UserError("the server answered another key id for our public context")
+    raw, headers = api.call("POST", f"/api/galleries/{gallery['id']}/encrypted-search/?key_id={key_id}", query)
+    try:
+        header, payloads = unpack_score_set(raw)
+    except he_wire.PayloadError as exc:
+        raise UserError(f"the server's answer is not a score set: {exc}") from None
+    labels = api.json("GET", f"/api/galleries/{gallery['id']}/labels/")
+    if labels["version"] != header["version"] or labels["entries"] != header["entries"]:
+        raise UserError(f"gallery {args.gallery!r} changed during the search; run it again")
+    t = time.perf_counter()
+    scores = client.decrypt_scores(payloads, header["entries"])
+    decrypt_s = time.perf_counter() - t
+    threshold = args.threshold if args.threshold is not None else gallery["embedder"].get("default_threshold")
+    server_s = float(headers.get("X-Server-Seconds") or 0)
+    return _result(args, face, scores, labels["labels"], threshold, embedder.metadata, {
+        "upload_bytes": len(query), "context_bytes": len(public), "response_bytes": len(raw),
+        "shards": len(payloads), "server_seconds": server_s, "client_encrypt_seconds": round(encrypt_s, 4),
+        "client_decrypt_seconds": round(decrypt_s, 4), "total_seconds": round(time.perf_counter() - began, 4)},
+        mode="server")
+
+
+def _result(args, face, scores, labels, threshold, embedder: dict, server: dict, mode: str) -> dict:
+    from inference.engine.protocol import matches_json, rank
+
+    matches = matches_json(rank(scores, labels, args.top_k, threshold))
+    return {"gallery": args.gallery, "matches": matches, "matched": bool(matches), "threshold": threshold,
+            "top_k": args.top_k, "aligned": True, "faces_found": face.n_faces, "embedder": embedder,
+            "mode": mode, "server": server}
+
+
+def run_inference(args: argparse.Namespace) -> int:
+    result = _remote(args) if args.server else _local(args)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    if result["faces_found"] > 1:
+        _stderr(f"{result['faces_found']} faces found; searched the largest")
+    threshold = result["threshold"]
+    if not result["matches"]:
+        print(f"no match in gallery {args.gallery}" + (f" (threshold {threshold})" if threshold is not None else ""))
+        return 0
+    print(f"matches in gallery {args.gallery}" + (f" (threshold {threshold})" if threshold is not None else "") + ":")
+    for i, match in enumerate(result["matches"], start=1):
+        print(f"{i:3d}. {match['identity']}  {match['score']:.4f}")
+    return 0

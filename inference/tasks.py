@@ -1,0 +1,16 @@
+"""Celery entry point of encrypted search. The message carries ids and Redis key names
+only: the public context and the query ciphertext wait in Redis, and no secret key ever
+exists outside the process that made it."""
+
+from celery import shared_task
+
+
+# Not acks_late: a search whose worker died is answered 504 and re-run by the user; a
+# redelivery after the request gave up would find its Redis keys gone anyway.
+@shared_task(name="inference.score_shard", acks_late=False, ignore_result=True)
+def score_shard(gallery_id: int, version: int, store: str, start_block: int, stop_block: int,
+                context_key: str, query_key: str, reply_key: str) -> None:
+    from .worker import score_shard as run
+
+    run(gallery_id=gallery_id, version=version, store=store, start_block=start_block, stop_block=stop_block,
+        context_key=context_key, query_key=query_key, reply_key=reply_key)

@@ -1,0 +1,77 @@
+"""The search worker's side: score one gallery shard for an encrypted query.
+
+Reads the public context and the query ciphertext from Redis, decrypts the gallery's
+templates at rest, encodes the shard's plaintexts once per (gallery, version, store,
+profile, shard) and keeps them in this process, scores, and pushes the encrypted
+scores to the search's reply list. It never sees a secret key, the probe or a score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+from django.conf import settings
+
+from inference import redisio
+from inference.engine import protocol
+from inference.storage import store_for
+from privface_site.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_shards: OrderedDict[tuple, object] = OrderedDict()
+
+
+def _prepared(gallery_id: int, version: int, store: str, profile, start: int, stop: int):
+    """(PreparedShard, seconds spent preparing, whether it came from the cache)."""
+    from inference.engine.gallery import Gallery
+    from inference.engine.he_server import prepare_shard
+
+    key = (gallery_id, version, store, profile, start, stop)
+    if key in _shards:
+        _shards.move_to_end(key)
+        return _shards[key], 0.0, True
+    began = time.perf_counter()
+    try:
+        embeddings = store_for(gallery_id, store).read_embeddings()
+    except FileNotFoundError:
+        raise UserError("the gallery changed while searching; search again") from None
+    gallery = Gallery(embeddings, ("",) * len(embeddings))  # the worker never needs the labels
+    shard = prepare_shard(gallery, profile, start, stop)
+    _shards[key] = shard
+    while len(_shards) > settings.SEARCH_SHARD_CACHE:
+        _shards.popitem(last=False)
+    return shard, time.perf_counter() - began, False
+
+
+def score_shard(*, gallery_id: int, version: int, store: str, start_block: int, stop_block: int,
+                context_key: str, query_key: str, reply_key: str) -> None:
+    from inference.engine.he_server import load_public_context, score_query
+
+    redis = redisio.client()
+    context_bytes, query = redis.mget([context_key, query_key])
+    if context_bytes is None or query is None:
+        log.info("search %s: its keys are gone (answered or timed out); nothing to do", reply_key)
+        return
+    began, cpu = time.perf_counter(), time.process_time()
+    try:
+        context = load_public_context(context_bytes)
+        shard, prepare_s, cached = _prepared(gallery_id, version, store, context.profile, start_block, stop_block)
+        scoring = time.perf_counter()
+        payload = score_query(context, shard, query)
+        reply = protocol.pack_reply(
+            ok=True, payload=payload, shard=[start_block, stop_block], cached=cached,
+            prepare_seconds=round(prepare_s, 4), score_seconds=round(time.perf_counter() - scoring, 4),
+            seconds=round(time.perf_counter() - began, 4), cpu_seconds=round(time.process_time() - cpu, 4))
+    except (UserError, ValueError) as exc:  # PayloadError and InsecureParametersError are ValueErrors
+        reply = protocol.pack_reply(ok=False, error=str(exc), shard=[start_block, stop_block])
+    except Exception:  # noqa: BLE001 - the waiting request must hear about it, not time out
+        log.exception("search %s: shard %s..%s of gallery %s failed", reply_key, start_block, stop_block, gallery_id)
+        reply = protocol.pack_reply(ok=False, error="internal error in the search worker",
+                                    shard=[start_block, stop_block])
+    pipe = redis.pipeline()
+    pipe.rpush(reply_key, reply)
+    pipe.expire(reply_key, settings.SEARCH_TIMEOUT_SECONDS + 60)
+    pipe.execute()

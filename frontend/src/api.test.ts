@@ -33,4 +33,16 @@ describe('api', () => {
     expect((err as ApiError).message).toBe('params: steps must be positive');
     expect((err as ApiError).fieldErrors).toEqual({ params: ['steps must be positive'] });
   });
+
+  it('postForm sends FormData as is, without a Content-Type (the browser adds the boundary)', async () => {
+    document.cookie = 'csrftoken=tok9; path=/';
+    const calls = stubFetch(() => ({ status: 202, body: { ok: true } }));
+    const form = new FormData();
+    form.append('files', new File(['x'], 'a.jpg', { type: 'image/jpeg' }));
+    await expect(api.postForm('/api/galleries/1/images/', form)).resolves.toEqual({ ok: true });
+    expect(calls[0].method).toBe('POST');
+    expect(calls[0].rawBody).toBe(form);
+    expect(calls[0].headers['Content-Type']).toBeUndefined();
+    expect(calls[0].headers['X-CSRFToken']).toBe('tok9');
+  });
 });

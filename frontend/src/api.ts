@@ -68,9 +68,11 @@ async function request<T>(
   extraHeaders: Record<string, string> = {},
 ): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
+  // FormData goes as multipart: no Content-Type here, the browser adds it with the boundary.
+  const form = typeof FormData !== 'undefined' && body instanceof FormData;
   // A Blob (e.g. a slice of a File) is sent as raw bytes, everything else as JSON.
-  const raw = typeof Blob !== 'undefined' && body instanceof Blob;
-  if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
+  const raw = !form && typeof Blob !== 'undefined' && body instanceof Blob;
+  if (body !== undefined && !form) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   if (UNSAFE_METHODS.has(method)) {
     const token = getCookie('csrftoken') ?? csrfFromEndpoint ?? (await ensureCsrfToken());
     if (token) headers['X-CSRFToken'] = token;
@@ -82,7 +84,7 @@ async function request<T>(
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : raw ? (body as Blob) : JSON.stringify(body),
+      body: body === undefined ? undefined : form || raw ? (body as FormData | Blob) : JSON.stringify(body),
     });
   } catch {
     throw new ApiError('Cannot reach the server. Check your connection.', 0, null);
@@ -107,6 +109,8 @@ async function request<T>(
 export const api = {
   get: <T>(path: string) => request<T>('GET', path),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, body),
+  /** multipart/form-data POST (files); the browser sets the Content-Type with its boundary. */
+  postForm: <T>(path: string, form: FormData) => request<T>('POST', path, form),
   /** `body` may be a Blob: sent as application/octet-stream. */
   put: <T>(path: string, body?: unknown, headers?: Record<string, string>) => request<T>('PUT', path, body, headers),
   patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body),

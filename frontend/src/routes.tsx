@@ -3,10 +3,13 @@ import type { ReactNode } from 'react';
 import { Navigate } from 'react-router-dom';
 import { DatasetPage } from './pages/DatasetPage';
 import { DatasetsPage } from './pages/DatasetsPage';
+import { GalleriesPage } from './pages/GalleriesPage';
+import { GalleryPage } from './pages/GalleryPage';
 import { JobPage } from './pages/JobPage';
 import { JobsPage } from './pages/JobsPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
+import { SearchPage } from './pages/SearchPage';
 
 export interface AppRoute {
   path: string;
@@ -24,5 +27,8 @@ export const routes: AppRoute[] = [
   { path: '/jobs/:id', element: <JobPage /> },
   { path: '/datasets', element: <DatasetsPage />, nav: 'Datasets' },
   { path: '/datasets/:id', element: <DatasetPage /> },
+  { path: '/galleries', element: <GalleriesPage />, nav: 'Galleries' },
+  { path: '/galleries/:id', element: <GalleryPage /> },
+  { path: '/search', element: <SearchPage />, nav: 'Search' },
   { path: '*', element: <NotFoundPage /> },
 ];

@@ -16,6 +16,8 @@ export interface Job {
   progress: number;
   message: string;
   params: Record<string, unknown>;
+  /** What the job returned (kind-specific); null until it succeeds. */
+  result?: Record<string, unknown> | null;
   error: string;
   attempts: number;
   cancel_requested: boolean;
@@ -86,4 +88,87 @@ export interface Identity {
 export interface IdentityPage {
   count: number;
   results: Identity[];
+}
+
+export type GalleryStatus = 'empty' | 'enrolling' | 'ready' | 'failed';
+export type GallerySource = 'dataset' | 'images';
+export type GalleryMode = 'mean' | 'all';
+
+/** The face embedder a gallery was enrolled with. */
+export interface Embedder {
+  name: string;
+  dim: number;
+  /** Trained with a privacy guarantee; false for the public reference model, null if unknown. */
+  private: boolean | null;
+  source: string;
+  /** Cosine score at or above which a match counts; null if unknown. */
+  default_threshold: number | null;
+}
+
+export interface Gallery {
+  id: number;
+  name: string;
+  status: GalleryStatus;
+  source: GallerySource;
+  dataset: number | null;
+  mode: GalleryMode;
+  embedder: Embedder;
+  dim: number;
+  identities: number;
+  templates: number;
+  photos: number;
+  /** Photos left out (no face, unreadable), cumulative. */
+  skipped: number;
+  error: string;
+  /** The latest enrollment job. */
+  job: number | null;
+  version: number;
+  he_profile: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** 201/202 answer of creating a gallery or adding photos. */
+export interface GalleryCreated {
+  gallery: Gallery;
+  job: Job | null;
+}
+
+export interface SearchMatch {
+  identity: string;
+  score: number;
+  /** Same-origin URL of the identity's aligned crop (owner only). */
+  thumbnail: string;
+}
+
+/** Sizes (bytes) and timings (seconds) of one encrypted search. */
+export interface SearchServerStats {
+  upload_bytes: number;
+  context_bytes: number;
+  response_bytes: number;
+  shards: number;
+  server_seconds: number;
+  server_prepare_seconds?: number;
+  server_cached?: boolean;
+  client_embed_seconds: number;
+  client_encrypt_seconds: number;
+  wait_seconds: number;
+  client_decrypt_seconds: number;
+  total_seconds: number;
+}
+
+export interface SearchResult {
+  gallery: { id: number; name: string; version: number };
+  /** Best first, one per identity, only those at or above the threshold. */
+  matches: SearchMatch[];
+  matched: boolean;
+  threshold: number;
+  top_k: number;
+  aligned: boolean;
+  faces_found: number;
+  /** data: URL of the 112×112 crop that was embedded. */
+  aligned_crop: string;
+  embedder: Embedder;
+  server: SearchServerStats;
+  audit_id: number;
 }

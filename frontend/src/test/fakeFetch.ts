@@ -5,6 +5,8 @@ export interface FakeCall {
   url: string;
   headers: Record<string, string>;
   body: unknown;
+  /** The body as passed to fetch when it is not a JSON string (FormData, Blob). */
+  rawBody?: BodyInit | null;
 }
 
 type Handler = (call: FakeCall) => { status?: number; body?: unknown } | undefined;
@@ -20,6 +22,7 @@ export function stubFetch(handler: Handler): FakeCall[] {
         url: String(input),
         headers: (init.headers ?? {}) as Record<string, string>,
         body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+        rawBody: typeof init.body === 'string' ? undefined : init.body,
       };
       calls.push(call);
       const res = handler(call) ?? { status: 404, body: { detail: 'Not found.' } };

@@ -1,0 +1,251 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { FormEvent } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { messageOf } from '../api';
+import { EmbedderName } from '../components/EmbedderName';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { GalleryStatusBadge } from '../components/GalleryStatusBadge';
+import {
+  LabelledPhotosFields,
+  labelledPhotosProblem,
+  NO_PHOTOS,
+  toPhotoLabels,
+} from '../components/LabelledPhotosFields';
+import type { LabelledPhotos } from '../components/LabelledPhotosFields';
+import { listDatasets } from '../datasets';
+import { addPhotos, createDatasetGallery, createImagesGallery, listGalleries, MODE_LABELS } from '../galleries';
+import { formatTime } from '../jobs';
+import type { Dataset, Gallery, GalleryMode, GallerySource } from '../types';
+
+/** Router state handed to the gallery page when its photos were not accepted. */
+export interface GalleryPageState {
+  uploadError?: string;
+}
+
+/** The user's galleries and a form to create one from a ready dataset or from labelled photos. No polling. */
+export function GalleriesPage() {
+  const [galleries, setGalleries] = useState<Gallery[] | null>(null);
+  const [count, setCount] = useState(0);
+  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [datasetsError, setDatasetsError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    setError(null);
+    setDatasetsError(null);
+    const [g, d] = await Promise.allSettled([listGalleries(), listDatasets()]);
+    if (g.status === 'fulfilled') {
+      setGalleries(g.value.results);
+      setCount(g.value.count);
+    } else {
+      setError(messageOf(g.reason));
+    }
+    if (d.status === 'fulfilled') setDatasets(d.value.results);
+    else setDatasetsError(`Could not list your datasets: ${messageOf(d.reason)}`);
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const datasetName = (id: number | null) => datasets?.find((d) => d.id === id)?.name;
+
+  return (
+    <>
+      <div className="page-header">
+        <h1>Galleries</h1>
+        <button type="button" className="btn btn-ghost" onClick={() => void load()}>
+          Refresh
+        </button>
+      </div>
+      <ErrorMessage error={error} />
+      <section className="card">
+        {galleries === null ? (
+          !error && <p className="muted">Loading…</p>
+        ) : galleries.length === 0 ? (
+          <p className="muted">No galleries yet. Create one below from a ready dataset or from labelled photos.</p>
+        ) : (
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Status</th>
+                <th>Source</th>
+                <th className="num">Identities</th>
+                <th className="num">Templates</th>
+                <th>Embedder</th>
+                <th>Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {galleries.map((g) => (
+                <tr key={g.id} data-testid={`gallery-row-${g.id}`}>
+                  <td>
+                    <Link to={`/galleries/${g.id}`}>{g.name}</Link>
+                  </td>
+                  <td>
+                    <GalleryStatusBadge status={g.status} />
+                  </td>
+                  <td>
+                    {g.source === 'dataset'
+                      ? `dataset ${datasetName(g.dataset) ?? (g.dataset ? `#${g.dataset}` : '(deleted)')}`
+                      : 'labelled photos'}
+                  </td>
+                  <td className="num">{g.identities.toLocaleString('en-US')}</td>
+                  <td className="num">{g.templates.toLocaleString('en-US')}</td>
+                  <td>
+                    <EmbedderName embedder={g.embedder} />
+                  </td>
+                  <td>{formatTime(g.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {galleries && count > galleries.length && (
+          <p className="muted">
+            Showing the newest {galleries.length} of {count} galleries.
+          </p>
+        )}
+      </section>
+      <CreateGalleryForm datasets={datasets} datasetsError={datasetsError} />
+    </>
+  );
+}
+
+/** Ready datasets whose images were extracted (the only ones a gallery can enroll). */
+function usableDatasets(datasets: Dataset[] | null): Dataset[] {
+  return (datasets ?? []).filter((d) => d.status === 'ready' && d.extract_images);
+}
+
+export function CreateGalleryForm({
+  datasets,
+  datasetsError,
+}: {
+  datasets: Dataset[] | null;
+  datasetsError?: string | null;
+}) {
+  const navigate = useNavigate();
+  const [name, setName] = useState('');
+  const [source, setSource] = useState<GallerySource>('dataset');
+  const [mode, setMode] = useState<GalleryMode>('mean');
+  const [datasetId, setDatasetId] = useState('');
+  const [photos, setPhotos] = useState<LabelledPhotos>(NO_PHOTOS);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const ready = usableDatasets(datasets);
+  // Default to the first ready dataset once the list arrives.
+  const chosenDataset = datasetId || (ready[0] ? String(ready[0].id) : '');
+
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    const trimmed = name.trim();
+    if (!trimmed) return setError('Give the gallery a name.');
+    if (source === 'dataset' && !chosenDataset) return setError('Choose a ready dataset.');
+    if (source === 'images') {
+      const problem = labelledPhotosProblem(photos);
+      if (problem) return setError(problem);
+    }
+    try {
+      if (source === 'dataset') {
+        setBusy('Creating…');
+        const { gallery } = await createDatasetGallery(trimmed, Number(chosenDataset), mode);
+        navigate(`/galleries/${gallery.id}`);
+        return;
+      }
+      setBusy('Creating…');
+      const { gallery } = await createImagesGallery(trimmed, mode);
+      setBusy(`Uploading ${photos.files.length} photos…`);
+      try {
+        await addPhotos(gallery.id, photos.files, toPhotoLabels(photos));
+        navigate(`/galleries/${gallery.id}`);
+      } catch (err) {
+        // The gallery exists (empty): go there so the photos can be sent again.
+        const state: GalleryPageState = { uploadError: `The photos were not accepted: ${messageOf(err)}` };
+        navigate(`/galleries/${gallery.id}`, { state });
+      }
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(null);
+    }
+  }
+
+  return (
+    <form className="card create-gallery" onSubmit={onSubmit} aria-label="New gallery">
+      <h2>New gallery</h2>
+      <div className="form-row">
+        <label>
+          Name
+          <input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} placeholder="friends" />
+        </label>
+        <label>
+          Templates
+          <select value={mode} onChange={(e) => setMode(e.target.value as GalleryMode)}>
+            <option value="mean">{MODE_LABELS.mean}</option>
+            <option value="all">{MODE_LABELS.all}</option>
+          </select>
+        </label>
+      </div>
+      <fieldset className="source-choice">
+        <legend>Source</legend>
+        <label className="radio">
+          <input
+            type="radio"
+            name="gallery-source"
+            value="dataset"
+            checked={source === 'dataset'}
+            onChange={() => setSource('dataset')}
+          />
+          from a dataset
+        </label>
+        <label className="radio">
+          <input
+            type="radio"
+            name="gallery-source"
+            value="images"
+            checked={source === 'images'}
+            onChange={() => setSource('images')}
+          />
+          from labelled photos
+        </label>
+      </fieldset>
+
+      {source === 'dataset' ? (
+        <div className="form-row">
+          {datasets === null && !datasetsError ? (
+            <p className="muted">Loading datasets…</p>
+          ) : ready.length === 0 ? (
+            <p className="muted" data-testid="no-ready-datasets">
+              No ready dataset with extracted images. Upload and extract one on the{' '}
+              <Link to="/datasets">Datasets</Link> page, or use labelled photos.
+            </p>
+          ) : (
+            <label>
+              Dataset
+              <select value={chosenDataset} onChange={(e) => setDatasetId(e.target.value)}>
+                {ready.map((d) => (
+                  <option key={d.id} value={d.id}>
+                    {d.name} — {d.identities.toLocaleString('en-US')} identities, {d.images.toLocaleString('en-US')}{' '}
+                    images
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          <ErrorMessage error={datasetsError} />
+        </div>
+      ) : (
+        <LabelledPhotosFields value={photos} onChange={setPhotos} disabled={busy !== null} />
+      )}
+
+      <div className="form-actions">
+        <button type="submit" className="btn btn-primary" disabled={busy !== null}>
+          {busy ?? 'Create gallery'}
+        </button>
+      </div>
+      <ErrorMessage error={error} />
+    </form>
+  );
+}

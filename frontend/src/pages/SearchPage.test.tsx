@@ -1,0 +1,134 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { stubFetch } from '../test/fakeFetch';
+import type { FakeCall } from '../test/fakeFetch';
+import { makeGallery, makeSearchResult } from '../test/fixtures';
+import { SearchPage } from './SearchPage';
+
+const page = (results: unknown[]) => ({ body: { count: results.length, next: null, previous: null, results } });
+
+function renderSearch(url = '/search?gallery=3') {
+  return render(
+    <MemoryRouter initialEntries={[url]}>
+      <Routes>
+        <Route path="/search" element={<SearchPage />} />
+      </Routes>
+    </MemoryRouter>,
+  );
+}
+
+/** The galleries list, plus `search` answering POST …/search/. */
+function server(search: (call: FakeCall) => { status?: number; body?: unknown }) {
+  return stubFetch((c) => {
+    if (c.method === 'GET' && c.url === '/api/galleries/') {
+      return page([
+        makeGallery({ id: 5, name: 'empty one', status: 'empty', templates: 0, identities: 0 }),
+        makeGallery({ id: 3, name: 'friends' }),
+        makeGallery({ id: 4, name: 'colleagues', embedder: { ...makeGallery().embedder, default_threshold: 0.8 } }),
+      ]);
+    }
+    if (c.method === 'POST' && /^\/api\/galleries\/\d+\/search\/$/.test(c.url)) return search(c);
+    return undefined;
+  });
+}
+
+async function searchPhoto(name = 'me.jpg') {
+  const input = screen.getByLabelText('Photo');
+  fireEvent.change(input, { target: { files: [new File(['jpeg bytes'], name, { type: 'image/jpeg' })] } });
+  expect(await screen.findByTestId('photo-name')).toHaveTextContent(name);
+  fireEvent.click(screen.getByRole('button', { name: 'Search' }));
+}
+
+describe('SearchPage', () => {
+  beforeEach(() => {
+    document.cookie = 'csrftoken=tok; path=/';
+  });
+
+  it('searches the chosen gallery and shows the matches, the crop and what the server saw', async () => {
+    URL.createObjectURL = vi.fn(() => 'blob:preview');
+    URL.revokeObjectURL = vi.fn();
+    const calls = server(() => ({ body: makeSearchResult({ faces_found: 3 }) }));
+    renderSearch();
+
+    const select = (await screen.findByLabelText('Gallery')) as HTMLSelectElement;
+    await waitFor(() => expect(select.value).toBe('3'));
+    // Only searchable galleries are offered; the threshold comes from the gallery's embedder.
+    expect(within(select).queryByText(/empty one/)).toBeNull();
+    expect(screen.getByLabelText('Threshold')).toHaveValue(0.92);
+    expect(screen.getByLabelText('Top k')).toHaveValue(5);
+    expect(screen.getByRole('button', { name: 'Search' })).toBeDisabled();
+    fireEvent.change(screen.getByLabelText('Top k'), { target: { value: '3' } });
+
+    await searchPhoto();
+    expect(screen.getByAltText('Photo to search')).toHaveAttribute('src', 'blob:preview');
+    const result = await screen.findByTestId('search-result');
+
+    const post = calls.find((c) => c.method === 'POST')!;
+    expect(post.url).toBe('/api/galleries/3/search/');
+    expect(post.headers['Content-Type']).toBeUndefined();
+    expect(post.headers['X-CSRFToken']).toBe('tok');
+    const form = post.rawBody as FormData;
+    expect((form.get('image') as File).name).toBe('me.jpg');
+    expect(form.get('top_k')).toBe('3');
+    expect(form.get('threshold')).toBe('0.92');
+
+    expect(within(result).getByAltText('Aligned face crop')).toHaveAttribute('src', 'data:image/jpeg;base64,/9j/AA==');
+    expect(within(result).getByTestId('faces-found')).toHaveTextContent('3 faces found — the largest was used');
+    const best = within(result).getByTestId('match-0');
+    expect(best).toHaveClass('match-best');
+    expect(within(best).getByTestId('match-identity')).toHaveTextContent('person_01');
+    expect(within(best).getByTestId('match-score')).toHaveTextContent('0.9644');
+    expect(within(best).getByAltText('identity person_01')).toHaveAttribute(
+      'src',
+      'http://localhost/api/galleries/3/identities/person_01/thumbnail/?v=3',
+    );
+    expect(within(result).getByTestId('match-1')).not.toHaveClass('match-best');
+    expect(within(result).queryByTestId('no-match')).toBeNull();
+
+    const saw = within(result).getByRole('region', { name: 'What the server saw' });
+    expect(within(saw).getByTestId('upload-bytes')).toHaveTextContent('65.8 KB');
+    expect(within(saw).getByTestId('context-bytes')).toHaveTextContent('263 KB');
+    expect(within(saw).getByTestId('response-bytes')).toHaveTextContent('131 KB');
+    expect(within(saw).getByTestId('shards')).toHaveTextContent('1');
+    expect(within(saw).getByTestId('total-seconds')).toHaveTextContent('339 ms');
+    expect(within(saw).getByText(/178 ms/)).toHaveTextContent('(incl. 119 ms encoding the gallery)');
+
+    // Another gallery brings its own default threshold and clears the result.
+    fireEvent.change(select, { target: { value: '4' } });
+    await waitFor(() => expect(screen.getByLabelText('Threshold')).toHaveValue(0.8));
+    expect(screen.queryByTestId('search-result')).toBeNull();
+  });
+
+  it('shows the open-set "no match" state', async () => {
+    server(() => ({ body: makeSearchResult({ matches: [], matched: false }) }));
+    renderSearch();
+    await waitFor(() => expect(screen.getByLabelText('Gallery')).toHaveValue('3'));
+    await searchPhoto('stranger.png');
+    const none = await screen.findByTestId('no-match');
+    expect(none).toHaveTextContent('No match in friends');
+    expect(none).toHaveTextContent('threshold 0.92');
+    expect(screen.queryByTestId('match-0')).toBeNull();
+    expect(screen.getByRole('region', { name: 'What the server saw' })).toBeInTheDocument();
+  });
+
+  it('shows the server detail of a 422 next to the photo input', async () => {
+    server(() => ({ status: 422, body: { detail: 'no face found in the photo' } }));
+    renderSearch();
+    await waitFor(() => expect(screen.getByLabelText('Gallery')).toHaveValue('3'));
+    await searchPhoto('gray.png');
+    const box = screen.getByTestId('search-error');
+    expect(await within(box).findByRole('alert')).toHaveTextContent('no face found in the photo');
+    expect(screen.queryByTestId('search-result')).toBeNull();
+    expect(screen.getByRole('button', { name: 'Search' })).toBeEnabled();
+    // A new photo clears the error.
+    fireEvent.change(screen.getByLabelText('Photo'), { target: { files: [new File(['x'], 'b.jpg')] } });
+    await waitFor(() => expect(within(box).queryByRole('alert')).toBeNull());
+  });
+
+  it('says when no gallery can be searched', async () => {
+    stubFetch(() => page([makeGallery({ status: 'enrolling', templates: 0 })]));
+    renderSearch('/search');
+    expect(await screen.findByTestId('no-galleries')).toHaveTextContent('No gallery is ready to search.');
+  });
+});

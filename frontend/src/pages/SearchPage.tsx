@@ -1,0 +1,355 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { ChangeEvent, DragEvent, FormEvent } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { messageOf } from '../api';
+import { EmbedderName } from '../components/EmbedderName';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { formatBytes } from '../datasets';
+import { formatSeconds, getGallery, isSearchable, listGalleries, PHOTO_ACCEPT, searchGallery } from '../galleries';
+import type { Gallery, SearchResult } from '../types';
+
+const DEFAULT_TOP_K = 5;
+const MAX_TOP_K = 50;
+
+/** Object URL for a preview of the chosen photo (revoked when it changes); null where unsupported. */
+function usePreview(file: File | null): string | null {
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    if (!file || typeof URL.createObjectURL !== 'function') {
+      setUrl(null);
+      return;
+    }
+    const u = URL.createObjectURL(file);
+    setUrl(u);
+    return () => URL.revokeObjectURL(u);
+  }, [file]);
+  return url;
+}
+
+/** Search a photo in a ready gallery under homomorphic encryption (`/search?gallery=<id>`). */
+export function SearchPage() {
+  const [params, setParams] = useSearchParams();
+  const wanted = Number(params.get('gallery')) || null;
+  const [galleries, setGalleries] = useState<Gallery[] | null>(null);
+  const [listError, setListError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [topK, setTopK] = useState(String(DEFAULT_TOP_K));
+  // The threshold typed for a gallery; other galleries show their embedder's default.
+  const [thresholdEdit, setThresholdEdit] = useState<{ gallery: number; value: string } | null>(null);
+  const [photo, setPhoto] = useState<File | null>(null);
+  const [over, setOver] = useState(false);
+  const [searching, setSearching] = useState(false);
+  const [result, setResult] = useState<SearchResult | null>(null);
+  const [searchError, setSearchError] = useState<string | null>(null);
+  const preview = usePreview(photo);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      try {
+        const list = (await listGalleries()).results.filter(isSearchable);
+        // A gallery named in the URL but not on the first page of the list.
+        if (wanted && !list.some((g) => g.id === wanted)) {
+          try {
+            const g = await getGallery(wanted);
+            if (isSearchable(g)) list.unshift(g);
+            else if (live) setNotice(`Gallery “${g.name}” is ${g.status}: it cannot be searched yet.`);
+          } catch (err) {
+            if (live) setNotice(`Gallery #${wanted}: ${messageOf(err)}`);
+          }
+        }
+        if (live) setGalleries(list);
+      } catch (err) {
+        if (live) setListError(messageOf(err));
+      }
+    })();
+    return () => {
+      live = false;
+    };
+    // Loaded once when the page opens; later changes of ?gallery= come from the select.
+  }, []);
+
+  const gallery = galleries?.find((g) => g.id === wanted) ?? (wanted ? null : (galleries?.[0] ?? null));
+  const galleryId = gallery?.id ?? null;
+  const defaultThreshold = gallery?.embedder.default_threshold ?? null;
+
+  const threshold =
+    thresholdEdit && thresholdEdit.gallery === galleryId
+      ? thresholdEdit.value
+      : defaultThreshold == null
+        ? ''
+        : String(defaultThreshold);
+
+  const chooseGallery = useCallback(
+    (id: string) => {
+      setResult(null);
+      setSearchError(null);
+      setParams(id ? { gallery: id } : {}, { replace: true });
+    },
+    [setParams],
+  );
+
+  function choosePhoto(file: File | null | undefined) {
+    setPhoto(file ?? null);
+    setResult(null);
+    setSearchError(null);
+  }
+
+  function onPick(e: ChangeEvent<HTMLInputElement>) {
+    choosePhoto(e.target.files?.[0]);
+    e.target.value = ''; // picking the same photo again must fire `change` again
+  }
+
+  function onDrop(e: DragEvent) {
+    e.preventDefault();
+    setOver(false);
+    choosePhoto(e.dataTransfer.files?.[0]);
+  }
+
+  async function onSearch(e: FormEvent) {
+    e.preventDefault();
+    if (!gallery || !photo) return;
+    const k = Number(topK);
+    const t = threshold.trim() === '' ? null : Number(threshold);
+    if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) {
+      setSearchError(`Top k must be a whole number from 1 to ${MAX_TOP_K}.`);
+      return;
+    }
+    if (t !== null && !(t >= -1 && t <= 1)) {
+      setSearchError('The threshold must be between -1 and 1.');
+      return;
+    }
+    setSearching(true);
+    setSearchError(null);
+    setResult(null);
+    try {
+      setResult(await searchGallery(gallery.id, photo, { topK: k, threshold: t }));
+    } catch (err) {
+      setSearchError(messageOf(err));
+    } finally {
+      setSearching(false);
+    }
+  }
+
+  return (
+    <>
+      <div className="page-header">
+        <h1>Search</h1>
+      </div>
+      <ErrorMessage error={listError} />
+      {notice && <p className="notice">{notice}</p>}
+      {galleries !== null && galleries.length === 0 ? (
+        <section className="card">
+          <p className="muted" data-testid="no-galleries">
+            No gallery is ready to search. <Link to="/galleries">Create one</Link> from a dataset or from labelled photos.
+          </p>
+        </section>
+      ) : (
+        <form className="card search-form" onSubmit={onSearch} aria-label="Search a face">
+          <div className="form-row">
+            <label>
+              Gallery
+              <select
+                value={galleryId ?? ''}
+                onChange={(e) => chooseGallery(e.target.value)}
+                disabled={galleries === null}
+              >
+                {galleries === null && <option value="">Loading…</option>}
+                {galleries !== null && !gallery && <option value="">Choose a gallery</option>}
+                {galleries?.map((g) => (
+                  <option key={g.id} value={g.id}>
+                    {g.name} — {g.identities.toLocaleString('en-US')} identities
+                    {g.status === 'enrolling' ? ' (enrolling more)' : ''}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Top k
+              <input
+                type="number"
+                min={1}
+                max={MAX_TOP_K}
+                step={1}
+                value={topK}
+                onChange={(e) => setTopK(e.target.value)}
+                className="input-narrow"
+              />
+            </label>
+            <label>
+              Threshold
+              <input
+                type="number"
+                min={-1}
+                max={1}
+                step={0.01}
+                value={threshold}
+                placeholder="server default"
+                onChange={(e) => galleryId && setThresholdEdit({ gallery: galleryId, value: e.target.value })}
+                className="input-narrow"
+              />
+            </label>
+          </div>
+          {gallery && (
+            <p className="muted small">
+              Embedder: <EmbedderName embedder={gallery.embedder} />
+              {defaultThreshold != null && <> — default threshold {defaultThreshold}</>}
+            </p>
+          )}
+
+          <div
+            className={`dropzone photo-drop${over ? ' dropzone-over' : ''}`}
+            data-testid="photo-dropzone"
+            onDragEnter={(e) => {
+              e.preventDefault();
+              setOver(true);
+            }}
+            onDragOver={(e) => {
+              e.preventDefault();
+              e.dataTransfer.dropEffect = 'copy';
+            }}
+            onDragLeave={(e) => {
+              if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOver(false);
+            }}
+            onDrop={onDrop}
+          >
+            {preview ? (
+              <img className="photo-preview" src={preview} alt="Photo to search" />
+            ) : (
+              <p>Drop a photo of a face here (JPEG, PNG, WebP or BMP).</p>
+            )}
+            {photo && (
+              <p className="small" data-testid="photo-name">
+                <code>{photo.name}</code> ({formatBytes(photo.size)})
+              </p>
+            )}
+            <label className="btn btn-ghost file-pick">
+              {photo ? 'Choose another photo' : 'Choose a photo'}
+              <input
+                type="file"
+                accept={PHOTO_ACCEPT}
+                className="visually-hidden"
+                aria-label="Photo"
+                onChange={onPick}
+              />
+            </label>
+          </div>
+          <div data-testid="search-error">
+            <ErrorMessage error={searchError} />
+          </div>
+
+          <div className="form-actions">
+            <button type="submit" className="btn btn-primary" disabled={!gallery || !photo || searching}>
+              {searching ? 'Searching…' : 'Search'}
+            </button>
+            {searching && <span className="muted small">Encrypting, scoring under encryption, decrypting…</span>}
+          </div>
+        </form>
+      )}
+
+      {result && <SearchResultView result={result} />}
+    </>
+  );
+}
+
+function SearchResultView({ result }: { result: SearchResult }) {
+  const { matches, matched, server } = result;
+  return (
+    <section className="card" aria-label="Search result" data-testid="search-result">
+      <div className="result-layout">
+        <figure className="aligned-crop">
+          <img src={result.aligned_crop} alt="Aligned face crop" width={112} height={112} />
+          <figcaption className="muted small">
+            {result.aligned ? 'Aligned 112×112 crop that was searched' : 'Crop that was searched (not aligned)'}
+          </figcaption>
+          {result.faces_found > 1 && (
+            <p className="notice small" data-testid="faces-found">
+              {result.faces_found} faces found — the largest was used
+            </p>
+          )}
+        </figure>
+        <div className="result-matches">
+          <h2>
+            {matched ? `Matches in ${result.gallery.name}` : `Search in ${result.gallery.name}`}{' '}
+            <span className="muted small">
+              top {result.top_k}, threshold {result.threshold}
+            </span>
+          </h2>
+          {matched && matches.length > 0 ? (
+            <ol className="match-list">
+              {matches.map((m, i) => (
+                <li
+                  key={m.identity}
+                  className={`match-card${i === 0 ? ' match-best' : ''}`}
+                  data-testid={`match-${i}`}
+                >
+                  <img src={m.thumbnail} alt={`identity ${m.identity}`} width={112} height={112} loading="lazy" />
+                  <span className="match-identity" data-testid="match-identity">
+                    {m.identity}
+                  </span>
+                  <span className="match-score" data-testid="match-score">
+                    {m.score.toFixed(4)}
+                  </span>
+                  {i === 0 && <span className="match-tag">best match</span>}
+                </li>
+              ))}
+            </ol>
+          ) : (
+            <div className="no-match" data-testid="no-match">
+              <strong>No match in {result.gallery.name}</strong>
+              <p className="muted small">
+                No identity scored at or above the threshold {result.threshold}. The person may not be enrolled, or the
+                threshold is too strict.
+              </p>
+            </div>
+          )}
+        </div>
+      </div>
+
+      <section className="server-view" aria-label="What the server saw">
+        <h3>What the server saw</h3>
+        <p className="muted small">
+          The photo was embedded and encrypted with a fresh key pair made for this search and discarded with it. The search
+          workers received only the public context and the encrypted query, and sent back encrypted scores; they never saw
+          the face template, the scores or the result.
+        </p>
+        <div className="server-grid">
+          <dl className="details">
+            <dt>Encrypted query</dt>
+            <dd data-testid="upload-bytes">{formatBytes(server.upload_bytes)}</dd>
+            <dt>Public context</dt>
+            <dd data-testid="context-bytes">{formatBytes(server.context_bytes)}</dd>
+            <dt>Encrypted scores</dt>
+            <dd data-testid="response-bytes">{formatBytes(server.response_bytes)}</dd>
+            <dt>Shards</dt>
+            <dd data-testid="shards">{server.shards}</dd>
+          </dl>
+          <dl className="details">
+            <dt>Embedding</dt>
+            <dd>{formatSeconds(server.client_embed_seconds)}</dd>
+            <dt>Key + encryption</dt>
+            <dd>{formatSeconds(server.client_encrypt_seconds)}</dd>
+            <dt>Worker scoring</dt>
+            <dd>
+              {formatSeconds(server.server_seconds)}
+              {server.server_cached === false && server.server_prepare_seconds != null && (
+                <span className="muted small"> (incl. {formatSeconds(server.server_prepare_seconds)} encoding the gallery)</span>
+              )}
+            </dd>
+            <dt>Waiting</dt>
+            <dd>{formatSeconds(server.wait_seconds)}</dd>
+            <dt>Decryption</dt>
+            <dd>{formatSeconds(server.client_decrypt_seconds)}</dd>
+            <dt>Total</dt>
+            <dd data-testid="total-seconds">{formatSeconds(server.total_seconds)}</dd>
+          </dl>
+        </div>
+        {result.embedder.private === false && (
+          <p className="muted small">
+            Embedder <code>{result.embedder.name}</code> is a non-private reference model (no training privacy guarantee).
+          </p>
+        )}
+      </section>
+    </section>
+  );
+}

@@ -11,6 +11,7 @@ api = [
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),
     path("", include("datasets.urls")),
+    path("", include("training.urls")),
     path("", include("inference.urls")),
 ]
 

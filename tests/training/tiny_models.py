@@ -32,3 +32,18 @@ def tiny_model(head: str = "softmax", num_classes: int = 5, seed: int = 0):
     head_layer = heads.make_head(head, num_classes)
     head_layer.build((None, 6))
     return backbone, head_layer
+
+
+def tiny_face_backbone(name: str, embedding_size: int, dp: bool, input_size: int) -> keras.Model:
+    """A few-thousand-parameter stand-in for MobileFaceNet with the trainer's factory signature."""
+    x = inputs = keras.Input((input_size, input_size, 3))
+    for filters in (8, 16):
+        x = keras.layers.ZeroPadding2D(1)(x)
+        x = dp_layers.Conv2D(filters, 3, strides=2, padding="valid", use_bias=False)(x)
+        x = dp_layers.GroupNorm(4)(x)
+        x = dp_layers.PReLU(shared_axes=[1, 2], alpha_initializer=keras.initializers.Constant(0.25))(x)
+    x = dp_layers.DepthwiseConv2D(int(x.shape[1]), padding="valid", use_bias=False)(x)  # global depthwise
+    x = keras.layers.Flatten()(x)
+    x = dp_layers.Dense(embedding_size, use_bias=False)(x)
+    x = dp_layers.GroupNorm(1)(x)
+    return keras.Model(inputs, x, name=f"tiny_{name}")

@@ -109,6 +109,14 @@ class Trainer:
         self._noise_only_fn = tf.function(self._noise_only, autograph=False)
         self._apply_fn = tf.function(self._apply, autograph=False)
 
+    @property
+    def noise_state(self) -> np.ndarray:
+        """The noise generator's state, for checkpoints (as secret as the data: see docs)."""
+        return self._noise.state.numpy()
+
+    def set_noise_state(self, state: np.ndarray) -> None:
+        self._noise.state.assign(state)
+
     def _gradients(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
         if self.dp is None:
             with tf.GradientTape() as tape:

@@ -65,9 +65,9 @@ def _bottleneck(x, expansion: int, filters: int, stride: int, dp: bool):
     return x
 
 
-def mobilefacenet(embedding_size: int = 512, dp: bool = False) -> keras.Model:
+def mobilefacenet(embedding_size: int = 512, dp: bool = False, input_size: int = 112) -> keras.Model:
     """MobileFaceNet (Chen et al., 2018), table 1, with an ``embedding_size`` linear output."""
-    inputs = keras.Input(INPUT_SHAPE)
+    inputs = keras.Input((input_size, input_size, 3))
     x = _conv_block(inputs, 64, 3, 2, dp)  # 56x56
     x = _conv_block(x, 64, 3, 1, dp, depthwise=True)
     # (expansion t, channels c, repeats n, first stride s)
@@ -94,12 +94,14 @@ def _ibasic_block(x, planes: int, stride: int, dp: bool):
     return keras.layers.Add()([x, shortcut])
 
 
-def iresnet(depth: int = 50, embedding_size: int = 512, dp: bool = False, dropout: float = 0.0) -> keras.Model:
+def iresnet(
+    depth: int = 50, embedding_size: int = 512, dp: bool = False, dropout: float = 0.0, input_size: int = 112
+) -> keras.Model:
     """IResNet-18/50 as in insightface's arcface_torch (Duta et al. improved residuals)."""
     name = f"iresnet{depth}"
     if name not in _IRESNET_BLOCKS:
         raise ValueError(f"IResNet depth must be 18 or 50, got {depth}")
-    inputs = keras.Input(INPUT_SHAPE)
+    inputs = keras.Input((input_size, input_size, 3))
     x = _conv_block(inputs, 64, 3, 1, dp)  # 112x112x64
     for planes, blocks in zip((64, 128, 256, 512), _IRESNET_BLOCKS[name], strict=True):
         for i in range(blocks):
@@ -114,10 +116,17 @@ def iresnet(depth: int = 50, embedding_size: int = 512, dp: bool = False, dropou
     return keras.Model(inputs, x, name=name)
 
 
-def build_backbone(name: str = "mobilefacenet", embedding_size: int = 512, dp: bool = False) -> keras.Model:
-    """``mobilefacenet`` (default), ``iresnet18`` or ``iresnet50``; ``dp`` selects GroupNorm."""
+def build_backbone(
+    name: str = "mobilefacenet", embedding_size: int = 512, dp: bool = False, input_size: int = 112
+) -> keras.Model:
+    """``mobilefacenet`` (default), ``iresnet18`` or ``iresnet50``; ``dp`` selects GroupNorm.
+
+    ``input_size`` other than 112 (e.g. 56 for quick experiments) shrinks the last feature
+    map (7x7 at 112); MobileFaceNet's global depthwise conv follows it, IResNet's
+    flattened Dense layer changes size.
+    """
     if name == "mobilefacenet":
-        return mobilefacenet(embedding_size, dp)
+        return mobilefacenet(embedding_size, dp, input_size)
     if name in _IRESNET_BLOCKS:
-        return iresnet(int(name.removeprefix("iresnet")), embedding_size, dp)
+        return iresnet(int(name.removeprefix("iresnet")), embedding_size, dp, input_size=input_size)
     raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {name!r}")

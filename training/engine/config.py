@@ -1,0 +1,173 @@
+"""Every parameter of a centralized training run, in one dataclass (arcface_torch style).
+
+Field names are the CLI's flag names (``--batch_size`` sets ``batch_size``), so a bad value
+names the flag on the command line and the field in the web tier. No TensorFlow here: the
+web tier builds and validates configs without loading it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from privface_site.errors import UserError
+
+BACKBONES = ("mobilefacenet", "iresnet18", "iresnet50")  # models.BACKBONES, without importing Keras
+HEADS = ("arcface", "cosface", "softmax")
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine", "step")
+ACCOUNTANTS = ("rdp", "pld")
+
+
+class ConfigError(UserError):
+    """A bad config value; ``field`` is the config field (and CLI flag) it concerns."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"--{name} {message}")
+        self.field = name
+
+
+@dataclass
+class TrainConfig:
+    # Data: an extracted folder (``<label>/<key>.jpg`` + manifest.jsonl) or a .rec + .idx.
+    dataset_path: str | None = None
+    rec_file: str | None = None
+    idx_file: str | None = None
+    image_size: int = 112  # model input side; images of another size are resized
+    holdout_fraction: float = 0.1  # per identity, never trained on: the MIA audit's non-members
+    flip: bool = True  # random horizontal flip of training images
+    eval_bin: str | None = None  # insightface verification .bin (e.g. lfw.bin)
+    # Model.
+    model: str = "mobilefacenet"
+    head: str = "arcface"
+    embedding_size: int = 512
+    # Optimisation.
+    epochs: int = 20
+    batch_size: int = 128  # DP: the expected (Poisson) batch size
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9  # SGD momentum; Adam's beta_1
+    weight_decay: float = 5e-4  # decoupled; touches no data, so it costs no privacy
+    lr_schedule: str = "cosine"
+    lr_steps: tuple[int, ...] = ()  # "step" schedule: epochs after which the LR is divided by 10
+    warmup_epochs: float = 0.0
+    # Privacy.
+    use_dp: bool = False
+    l2_norm_clip: float = 1.0
+    noise_multiplier: float | None = None  # DP: give this or target_epsilon (or both: target is then a cap)
+    target_epsilon: float | None = None
+    delta: float = 1e-5
+    accountant: str = "rdp"
+    # Run.
+    output_dir: str = "var/training/run"
+    resume: bool = False
+    seed: int | None = None  # None: drawn from the OS and kept in the checkpoint
+    train_eval_samples: int = 2048  # training images re-evaluated each epoch for train accuracy
+    eval_batch_size: int = 256
+    prefetch_batches: int = 2
+    decode_threads: int = 1
+    mixed_precision: bool | None = None  # None: on when a GPU is present (non-DP runs only)
+    devices: tuple[str, ...] = ()  # mirror over these (e.g. "/gpu:0", "/gpu:1"); default: all GPUs if several
+    dataset_name: str | None = None  # for the model card; default: the folder or .rec name
+    extra: dict[str, Any] = field(default_factory=dict)  # caller's notes, copied into the model card
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["lr_steps"] = list(self.lr_steps)
+        data["devices"] = list(self.devices)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"unknown training parameter(s): {', '.join(unknown)}")
+        values = dict(data)
+        for name in ("lr_steps", "devices"):
+            if name in values:
+                values[name] = tuple(values[name] or ())
+        return cls(**values)
+
+    @property
+    def source_path(self) -> str:
+        return self.dataset_path or self.rec_file or ""
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the first bad field; checks that need the data come later."""
+        _check_data(self)
+        _choice("model", self.model, BACKBONES)
+        _choice("head", self.head, HEADS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _choice("accountant", self.accountant, ACCOUNTANTS)
+        for name in ("image_size", "embedding_size", "epochs", "batch_size", "eval_batch_size", "decode_threads"):
+            _positive_int(name, getattr(self, name))
+        if self.image_size < 16:
+            raise ConfigError("image_size", f"must be at least 16, got {self.image_size}")
+        for name in ("train_eval_samples", "prefetch_batches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(name, f"must be a whole number >= 0, got {value!r}")
+        _number("holdout_fraction", self.holdout_fraction, 0, 0.5, "between 0 and 0.5")
+        _number("lr", self.lr, 0, None, "a positive number", strict_low=True)
+        _number("momentum", self.momentum, 0, 1, "in [0, 1)", strict_high=True)
+        _number("weight_decay", self.weight_decay, 0, None, "a number >= 0")
+        _number("warmup_epochs", self.warmup_epochs, 0, self.epochs, f"between 0 and --epochs ({self.epochs})")
+        if any(not isinstance(e, int) or not 0 < e < self.epochs for e in self.lr_steps):
+            raise ConfigError("lr_steps", f"must be whole epochs between 1 and {self.epochs - 1}, got {self.lr_steps}")
+        _number("l2_norm_clip", self.l2_norm_clip, 0, None, "a positive number", strict_low=True)
+        _number("delta", self.delta, 0, 1, "between 0 and 1 (exclusive)", strict_low=True, strict_high=True)
+        if self.noise_multiplier is not None:
+            _number("noise_multiplier", self.noise_multiplier, 0, None, "a number >= 0")
+        if self.target_epsilon is not None:
+            _number("target_epsilon", self.target_epsilon, 0, None, "a positive number", strict_low=True)
+        if self.use_dp and self.noise_multiplier is None and self.target_epsilon is None:
+            raise ConfigError("use_dp", "needs --noise_multiplier or --target_epsilon")
+        if not self.use_dp and (self.noise_multiplier is not None or self.target_epsilon is not None):
+            name = "noise_multiplier" if self.noise_multiplier is not None else "target_epsilon"
+            raise ConfigError(name, "only applies with --use_dp")
+        if not self.output_dir:
+            raise ConfigError("output_dir", "must not be empty")
+
+
+def _check_data(config: TrainConfig) -> None:
+    if config.dataset_path and (config.rec_file or config.idx_file):
+        raise ConfigError("dataset_path", "cannot be combined with --rec_file/--idx_file")
+    if config.idx_file and not config.rec_file and not config.dataset_path:
+        raise ConfigError("rec_file", "is required with --idx_file")
+    if not config.dataset_path and not config.rec_file:
+        raise ConfigError("dataset_path", "or --rec_file with --idx_file is required")
+    if config.rec_file and not config.idx_file:
+        # Poisson sampling draws records at random: that needs the offsets in the .idx.
+        raise ConfigError("idx_file", "is required with --rec_file (training reads records by offset)")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(name, f"must be a whole number >= 1, got {value!r}")
+
+
+def _number(
+    name: str,
+    value: Any,
+    low: float,
+    high: float | None,
+    wording: str,
+    strict_low: bool = False,
+    strict_high: bool = False,
+) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = value > low if strict_low else value >= low
+    if ok and high is not None:
+        ok = value < high if strict_high else value <= high
+    if not ok:
+        raise ConfigError(name, f"must be {wording}, got {value!r}")

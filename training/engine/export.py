@@ -1,0 +1,82 @@
+"""What leaves a training run: the embedding backbone (no head) and its model card.
+
+The classification head is left out on purpose: its rows are per-identity class centres,
+which say more about the training identities than an embedding model needs to, and
+inference only needs embeddings. ``backbone.keras`` loads with ``keras.saving.load_model``
+once ``training.engine.dp_layers`` is imported (its layers are registered there).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import keras
+
+EXPORT_DIR = "export"
+BACKBONE_FILE = "backbone.keras"
+CARD_FILE = "model_card.json"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def framework_versions() -> dict[str, str | None]:
+    import numpy
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "dp-accounting": _version("dp-accounting"),
+        "opencv": _version("opencv-python-headless") or _version("opencv-python"),
+    }
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: they become null (an infinite epsilon means no privacy)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def export(output_dir: str | os.PathLike[str], backbone: keras.Model, card: dict[str, Any]) -> Path:
+    """Write ``export/backbone.keras`` and ``export/model_card.json``; return the folder."""
+    folder = Path(output_dir) / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{BACKBONE_FILE}.tmp.keras"  # Keras insists on the .keras suffix
+    with warnings.catch_warnings():
+        # Keras' own saving code trips NumPy 2's __array__(copy=) deprecation; nothing to act on here.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"keras\.")
+        backbone.save(tmp)
+    os.replace(tmp, folder / BACKBONE_FILE)
+    card = dict(card)
+    card["created"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    card["framework"] = framework_versions()
+    tmp_card = folder / f".{CARD_FILE}.tmp"
+    tmp_card.write_text(json.dumps(_finite(card), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp_card, folder / CARD_FILE)
+    return folder
+
+
+def load_backbone(path: str | os.PathLike[str]) -> keras.Model:
+    from training.engine import dp_layers  # noqa: F401  (registers the custom layers)
+
+    return keras.saving.load_model(path)

@@ -1,13 +1,15 @@
 """Benchmark: extracting a 20k-image insightface-layout .rec, ours against MXNet's reader.
 
-Generates the dataset once (with our byte-exact MXNet-compatible writer), then alternates
-whole-process runs of ``python -m datasets.engine.cli`` (timed from outside, interpreter
-start-up included) with ``recordio_mxnet_baseline.py`` under ``--mxnet_python`` (timed
-inside, after ``import mxnet``). Both write the same files, manifest and summary; the
-manifests are compared once. The best of ``--repeat`` runs is reported: on a shared
-machine the minimum is the figure least disturbed by other load.
+Generates the dataset once (with our byte-exact MXNet-compatible writer, JPEGs taken from
+the webface_tiny fixture), then alternates whole-process runs of ``python -m
+datasets.engine.cli`` (timed from outside, interpreter start-up included) with
+``recordio_mxnet_baseline.py`` under ``--mxnet_python`` (timed inside, after ``import
+mxnet``). Both write the same files, manifest and summary; the manifests are compared
+after the first round. Reported: the best of ``--repeat`` rounds for each side
+(``speedup``), the median of the per-round ratios (both sides run back to back, so each
+ratio shares one moment's load) and the median ratio of CPU seconds spent.
 
-    nice python bench/recordio_extract.py --mxnet_python /tmp/mxnet-venv/bin/python
+    nice .venv/bin/python bench/recordio_extract.py --mxnet_python /tmp/mxnet-venv/bin/python
 
 The last line of output is JSON: ours_rec_per_s, mxnet_rec_per_s, speedup, records, bytes.
 """
@@ -19,6 +21,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import struct
@@ -105,7 +108,12 @@ def _manifest(out: Path) -> set[tuple[str, str]]:
         return {(row["path"], row["sha256"]) for row in map(json.loads, f)}
 
 
-def run_ours(rec: Path, idx: Path, out: Path) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ours(rec: Path, idx: Path, out: Path) -> tuple[float, float]:
     cmd = [
         sys.executable,
         "-m",
@@ -118,16 +126,17 @@ def run_ours(rec: Path, idx: Path, out: Path) -> float:
         str(out),
         "--quiet",
     ]
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     subprocess.run(cmd, cwd=REPO, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
-def run_mxnet(python: str, rec: Path, idx: Path, out: Path) -> float:
+def run_mxnet(python: str, rec: Path, idx: Path, out: Path) -> tuple[float, float]:
     done = subprocess.run(
         [python, str(BASELINE), str(rec), str(idx), str(out)], check=True, capture_output=True, text=True
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["cpu_seconds"]
 
 
 def main() -> None:
@@ -155,51 +164,59 @@ def main() -> None:
     if args.mxnet_python and mxnet is None:
         print(f"--mxnet_python {args.mxnet_python} not found: baseline skipped", file=sys.stderr)
 
-    ours_s: list[float] = []
-    mxnet_s: list[float] = []
-    out_ours, out_mx = work / "out-ours", work / "out-mxnet"
-    for attempt in range(args.repeat):
-        # Alternate who goes first, and settle the disk before each timed run, so neither
-        # side keeps inheriting the other's write-back.
-        order = ["ours", "mxnet"] if attempt % 2 == 0 else ["mxnet", "ours"]
-        for side in order:
-            if side == "mxnet" and not mxnet:
-                continue
-            out = out_ours if side == "ours" else out_mx
-            shutil.rmtree(out, ignore_errors=True)
-            os.sync()
-            time.sleep(0.5)
-            if side == "ours":
-                ours_s.append(run_ours(rec, idx, out))
-            else:
-                mxnet_s.append(run_mxnet(mxnet, rec, idx, out))
-        if attempt == 0 and mxnet and _manifest(out_ours) != _manifest(out_mx):
-            sys.exit("ours and mxnet wrote different files or hashes")
-        print(
-            f"run {attempt + 1}: ours {ours_s[-1]:.3f} s"
-            + (f", mxnet {mxnet_s[-1]:.3f} s" if mxnet else ", mxnet skipped"),
-            file=sys.stderr,
-        )
-    for out in (out_ours, out_mx):
-        shutil.rmtree(out, ignore_errors=True)
+    times: dict[str, list[tuple[float, float]]] = {"ours": [], "mxnet": []}  # (wall s, CPU s)
+    sides = ["ours", "mxnet"] if mxnet else ["ours"]
+    runs = work / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    runs.mkdir()
+    try:
+        for attempt in range(args.repeat):
+            # Alternate who goes first, and settle the disk before each timed run so neither
+            # side inherits the other's write-back. Outputs are deleted only at the end:
+            # deleting 20k files between runs made ext4 file creation in the next run
+            # several times slower here, and more so each round.
+            for side in sides if attempt % 2 == 0 else sides[::-1]:
+                out = runs / f"{side}-{attempt}"
+                os.sync()
+                time.sleep(0.5)
+                if side == "ours":
+                    times[side].append(run_ours(rec, idx, out))
+                else:
+                    times[side].append(run_mxnet(mxnet, rec, idx, out))
+            if attempt == 0 and mxnet and _manifest(runs / "ours-0") != _manifest(runs / "mxnet-0"):
+                sys.exit("ours and mxnet wrote different files or hashes")
+            shown = ", ".join(f"{side} {times[side][-1][0]:.3f} s (CPU {times[side][-1][1]:.3f} s)" for side in sides)
+            print(f"run {attempt + 1}: {shown}", file=sys.stderr)
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+    print(json.dumps(_report(args.images, rec.stat().st_size, times["ours"], times["mxnet"])))
 
-    ours_rate = args.images / min(ours_s)
+
+def _report(images: int, size: int, ours: list[tuple[float, float]], mx: list[tuple[float, float]]) -> dict:
+    best = min(wall for wall, _ in ours)
     result = {
-        "records": args.images,
-        "bytes": rec.stat().st_size,
-        "ours_s": [round(s, 3) for s in ours_s],
-        "ours_rec_per_s": round(ours_rate),
-        "mxnet_s": [round(s, 3) for s in mxnet_s] if mxnet else None,
-        "mxnet_rec_per_s": round(args.images / min(mxnet_s)) if mxnet else None,
-        "speedup": round(ours_rate / (args.images / min(mxnet_s)), 2) if mxnet else None,
-        # Each round runs both back to back, so their ratio shares that moment's load.
-        "speedup_paired_median": round(statistics.median(m / o for o, m in zip(ours_s, mxnet_s, strict=True)), 2)
-        if mxnet
-        else None,
-        "baseline": "measured" if mxnet else "skipped (no --mxnet_python)",
+        "records": images,
+        "bytes": size,
+        "ours_rec_per_s": round(images / best),
+        "ours_s": [round(wall, 3) for wall, _ in ours],
+        "ours_cpu_s": [round(cpu, 3) for _, cpu in ours],
+        "baseline": "measured" if mx else "skipped (no --mxnet_python)",
         "cpus": os.cpu_count(),
     }
-    print(json.dumps(result))
+    if not mx:
+        return {**result, "mxnet_rec_per_s": None, "speedup": None}
+    mx_best = min(wall for wall, _ in mx)
+    return {
+        **result,
+        "mxnet_rec_per_s": round(images / mx_best),
+        "mxnet_s": [round(wall, 3) for wall, _ in mx],
+        "mxnet_cpu_s": [round(cpu, 3) for _, cpu in mx],
+        "speedup": round(mx_best / best, 2),
+        # Each round runs both back to back, so their ratio shares that moment's load.
+        "speedup_paired_median": round(statistics.median(m[0] / o[0] for o, m in zip(ours, mx, strict=True)), 2),
+        # CPU seconds spent (user + system) depend less on what else the machine runs.
+        "cpu_ratio_median": round(statistics.median(m[1] / o[1] for o, m in zip(ours, mx, strict=True)), 2),
+    }
 
 
 if __name__ == "__main__":

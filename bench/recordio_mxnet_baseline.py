@@ -12,15 +12,22 @@ Usage: python recordio_mxnet_baseline.py REC IDX OUTPUT_DIR
 import hashlib
 import json
 import os
+import resource
 import sys
 import time
 
 import mxnet as mx
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     rec_path, idx_path, out = sys.argv[1:4]
     start = time.perf_counter()
+    cpu_start = _cpu()
     staging = out + ".partial"
     os.mkdir(staging)
     rec = mx.recordio.MXIndexedRecordIO(idx_path, rec_path, "r")
@@ -72,7 +79,8 @@ def main() -> None:
             f,
         )
     os.rename(staging, out)
-    print(json.dumps({"seconds": time.perf_counter() - start, "images": sum(counts.values())}))
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu_start
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "images": sum(counts.values())}))
 
 
 if __name__ == "__main__":

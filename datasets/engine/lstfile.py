@@ -52,18 +52,18 @@ def check_path(path: str, where: str) -> None:
         )
 
 
-def _parse(fields: list[str], convention: str, where: str) -> LstEntry | None:
+def _parse(fields: list[str], convention: str, line: int, where: str) -> LstEntry:
     try:
         if convention == INSIGHTFACE:
             if len(fields) < 3:
                 raise ValueError
             int(fields[0])
             label = float(int(fields[2]))
-            return LstEntry(0, None, (label,), fields[1])
+            return LstEntry(line, None, (label,), fields[1])
         if len(fields) < 3:
             raise ValueError
         labels = tuple(_as_float32(float(v)) for v in fields[1:-1])
-        return LstEntry(0, int(fields[0]), labels, fields[-1])
+        return LstEntry(line, int(fields[0]), labels, fields[-1])
     except ValueError:
         expected = "aligned<TAB>path<TAB>label" if convention == INSIGHTFACE else "index<TAB>label<TAB>path"
         raise DatasetError(
@@ -91,9 +91,9 @@ def read_lst(path: str | os.PathLike[str]) -> tuple[str, Iterator[LstEntry]]:
         with f:
             for number, raw in itertools.chain([first], lines):
                 where = f"{path} line {number}"
-                entry = _parse([v.strip() for v in raw], convention, where)
+                entry = _parse([v.strip() for v in raw], convention, number, where)
                 check_path(entry.path, where)
-                yield entry._replace(line=number)
+                yield entry
 
     return convention, entries()
 

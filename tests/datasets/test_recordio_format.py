@@ -242,3 +242,15 @@ def test_negative_idx_key(tmp_path: Path, good: tuple[Path, Path]) -> None:
     lines[1] = "-1\t" + lines[1].split()[1]
     idx.write_text("\n".join(lines) + "\n")
     assert "line 2: negative key -1" in extract_error(tmp_path, rec, idx)
+
+
+def test_broken_multi_part_sequences(tmp_path: Path) -> None:
+    split = frame_record(b"abcd" + M + b"xy")  # parts: cflag 1, cflag 3
+    first_part, last_part = split[:12], split[12:]
+    rec = tmp_path / "parts.rec"
+    rec.write_bytes(first_part + frame_record(b"whole"))
+    assert "expected a continuation part, found cflag 0" in extract_error(tmp_path, rec)
+    rec.write_bytes(frame_record(irheader.pack(0.0, 0) + jpeg()) + last_part)
+    assert "middle of a multi-part record (cflag 3)" in extract_error(tmp_path, rec)
+    rec.write_bytes(first_part)
+    assert "truncated record" in extract_error(tmp_path, rec)

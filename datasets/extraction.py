@@ -39,6 +39,26 @@ def _public(message: str, dataset: Dataset) -> str:
     return message.replace(str(dataset.storage_dir) + os.sep, "")
 
 
+def index_rec(rec_path, idx_path, progress) -> dict:
+    """Train-from-rec mode: read and check every image record through the .idx (framing,
+    headers, labels) and count identities, without writing image files."""
+    from collections import Counter
+
+    from datasets.engine.stream import TrainingStream
+
+    stream = TrainingStream(rec_path, idx_path)
+    total, counts = len(stream), Counter()
+    for done, (_, label) in enumerate(stream, 1):
+        counts[label] += 1
+        if done % 512 == 0 or done == total:
+            progress(done, total)
+    return {
+        "layout": stream.layout.name, "images": total, "identities": len(counts),
+        "per_identity": {str(label): counts[label] for label in sorted(counts)},
+        "indexed": True, "extracted": False,
+    }
+
+
 def run(ctx) -> dict:
     from datasets.engine.evalbin import extract_bin_into
     from datasets.engine.extract import extract_rec_into
@@ -52,7 +72,11 @@ def run(ctx) -> dict:
     summary: dict = {"images": 0, "identities": 0, "layout": "", "eval_sets": {}}
     try:
         with staging_dir(str(dataset.extracted_dir)) as staging:
-            if "rec" in by_role:
+            if "rec" in by_role and not dataset.extract_images:
+                rec = by_role["rec"]
+                progress = _Throttled(ctx, f"Indexing {rec.filename}", 0.95 if bins else 1.0)
+                summary.update(index_rec(rec.path, by_role["idx"].path, progress))
+            elif "rec" in by_role:
                 rec = by_role["rec"]
                 progress = _Throttled(ctx, f"Extracting {rec.filename}", 0.95 if bins else 1.0)
                 summary.update(extract_rec_into(

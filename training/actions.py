@@ -21,8 +21,12 @@ def build_config(dataset: Dataset, overrides: dict):
     for forbidden in ("dataset_path", "rec_file", "idx_file", "output_dir", "eval_bin", "resume", "extra"):
         if forbidden in overrides:
             raise UserError(f"{forbidden} is set by the server")
-    config = TrainConfig.from_dict({**overrides, "dataset_path": str(dataset.extracted_dir),
-                                    "dataset_name": dataset.name})
+    if dataset.extract_images:
+        source = {"dataset_path": str(dataset.extracted_dir)}
+    else:  # indexed only: train straight from the uploaded .rec through its .idx
+        files = {f.role: f for f in dataset.files.all()}
+        source = {"rec_file": str(files["rec"].path), "idx_file": str(files["idx"].path)}
+    config = TrainConfig.from_dict({**overrides, **source, "dataset_name": dataset.name})
     config.validate()
     return config
 

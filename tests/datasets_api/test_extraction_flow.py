@@ -63,3 +63,17 @@ def test_a_truncated_rec_fails_with_a_clear_message(worker, alice_client):
     assert job.error.startswith("train.idx line 90: offset 425272 is past the end of the .rec")
     assert "/uploads/" not in job.error
     assert len(job.error.splitlines()) == 1
+
+
+def test_train_from_rec_indexes_without_writing_images(worker, alice_client):
+    dataset_id = alice_client.post("/api/datasets/", {"name": "indexed", "extract_images": False},
+                                   format="json").json()["id"]
+    for name in ("train.rec", "train.idx"):
+        upload(alice_client, dataset_id, name, (WEBFACE / name).read_bytes(), chunk_size=1 << 20)
+    job_id = alice_client.post(f"/api/datasets/{dataset_id}/finalize/").json()["id"]
+    job = wait_for(lambda: finished(job_id), 60, "indexing job")
+    assert job.status == "succeeded", job.error
+    dataset = alice_client.get(f"/api/datasets/{dataset_id}/").json()
+    assert (dataset["status"], dataset["images"], dataset["identities"]) == ("ready", 80, 10)
+    assert dataset["summary"]["extracted"] is False
+    assert not list(Dataset.objects.get(pk=dataset_id).extracted_dir.glob("*/*.jpg"))

@@ -107,3 +107,13 @@ def test_a_model_without_dp_spends_nothing(ready_dataset, alice):
                                    {"dp": {"enabled": False}})
     assert (model.private, model.epsilon) == (False, None)
     assert PrivacySpend.objects.count() == 0
+
+
+def test_an_indexed_dataset_trains_from_its_rec(alice):
+    from datasets.models import DatasetFile
+
+    dataset = Dataset.objects.create(owner=alice, name="rec", status=DatasetStatus.READY, extract_images=False)
+    rec = DatasetFile.objects.create(dataset=dataset, role="rec", filename="train.rec", size=1, sha256="0" * 64)
+    idx = DatasetFile.objects.create(dataset=dataset, role="idx", filename="train.idx", size=1, sha256="0" * 64)
+    config = actions.build_config(dataset, {"epochs": 1})
+    assert (config.rec_file, config.idx_file, config.dataset_path) == (str(rec.path), str(idx.path), None)

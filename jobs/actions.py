@@ -24,9 +24,11 @@ def _locked(job_id: int) -> Job:
     return Job.objects.select_for_update().get(pk=job_id)
 
 
-def _set_status(job: Job, status: str, *, error: str = "", message: str = "") -> None:
+def _set_status(job: Job, status: str, *, error: str = "", message: str = "", result: dict | None = None) -> None:
     job.status = status
     payload: dict = {"status": status}
+    if result:
+        payload["result"] = result
     if error:
         job.error = error
         payload["error"] = error
@@ -144,7 +146,7 @@ def finish_job(job_id: int, result: dict | None = None) -> None:
             return
         job.result = result or {}
         job.progress = 1.0
-        _set_status(job, JobStatus.SUCCEEDED, message="Done")
+        _set_status(job, JobStatus.SUCCEEDED, message="Done", result=job.result)
 
 
 def fail_job(job_id: int, error: str) -> None:

@@ -52,7 +52,10 @@ def run(ctx) -> dict:
     result = train(config, Report(), cancel_check=ctx.check_cancelled)
     from jobs.models import Job
 
-    model = actions.register_model(Job.objects.get(pk=ctx.job_id), dataset, ctx.params["name"], result.model_card)
+    card = result.model_card
+    if isinstance(card.get("data"), dict):
+        card["data"]["path"] = f"dataset {dataset.pk}"  # the owner needs no server paths
+    model = actions.register_model(Job.objects.get(pk=ctx.job_id), dataset, ctx.params["name"], card)
     export = Path(result.export_dir)
     model.export_dir.parent.mkdir(parents=True, exist_ok=True)
     export.rename(model.export_dir)

@@ -15,6 +15,15 @@ describe('applyEvent', () => {
     expect(job.finished_at).not.toBeNull();
   });
 
+  it('takes the message line only from status and progress events, not from logs', () => {
+    let job = applyEvent(makeJob(), makeEvent(1, 'progress', { progress: 0.5, message: 'Epoch 1 · step 2 of 4' }));
+    job = applyEvent(job, makeEvent(2, 'log', { message: 'loading shard 3', level: 'info' }));
+    job = applyEvent(job, makeEvent(3, 'metric', { message: 'not a message', loss: 1 }));
+    expect(job.message).toBe('Epoch 1 · step 2 of 4');
+    job = applyEvent(job, makeEvent(4, 'status', { status: 'succeeded', message: 'Done' }));
+    expect(job.message).toBe('Done');
+  });
+
   it('treats progress on a queued job as running', () => {
     expect(applyEvent(makeJob(), makeEvent(1, 'progress', { progress: 0.1 })).status).toBe('running');
   });

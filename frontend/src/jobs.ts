@@ -11,12 +11,15 @@ export function isTerminal(status: JobStatus): boolean {
 export const listJobs = () => api.get<Page<Job>>('/api/jobs/');
 export const getJob = (id: number) => api.get<Job>(`/api/jobs/${id}/`);
 export const cancelJob = (id: number) => api.post<Job>(`/api/jobs/${id}/cancel/`);
+/** Up to 1000 events with an id above `after`, oldest first (history the websocket replay may not cover). */
+export const listJobEvents = (id: number, after = 0) => api.get<JobEvent[]>(`/api/jobs/${id}/events/?after=${after}`);
+export const JOB_EVENTS_PAGE = 1000;
 export const createJob = (kind: string, params: Record<string, unknown>) =>
   api.post<Job>('/api/jobs/', { kind, params });
 
 const STATUSES = new Set<string>(['queued', 'running', ...TERMINAL_STATUSES]);
 
-/** Merge the status/progress/message/error fields of an event payload into a job. */
+/** Merge the status/progress/message/error fields of an event payload into a job (message: status and progress events only). */
 export function applyEvent(job: Job, event: JobEvent): Job {
   const p = event.payload ?? {};
   const next: Job = { ...job };
@@ -26,7 +29,8 @@ export function applyEvent(job: Job, event: JobEvent): Job {
     // Progress is only reported by a running job, even if its status event was missed.
     if (next.status === 'queued') next.status = 'running';
   }
-  if (typeof p.message === 'string') next.message = p.message;
+  // Only status and progress events describe the job; a `log` line is not its state.
+  if (typeof p.message === 'string' && (event.kind === 'status' || event.kind === 'progress')) next.message = p.message;
   if (typeof p.error === 'string') next.error = p.error;
   if (next.status === 'running' && !next.started_at) next.started_at = event.time;
   if (isTerminal(next.status) && !next.finished_at) next.finished_at = event.time;

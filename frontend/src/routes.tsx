@@ -8,8 +8,11 @@ import { GalleryPage } from './pages/GalleryPage';
 import { JobPage } from './pages/JobPage';
 import { JobsPage } from './pages/JobsPage';
 import { LoginPage } from './pages/LoginPage';
+import { ModelPage } from './pages/ModelPage';
+import { ModelsPage } from './pages/ModelsPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { SearchPage } from './pages/SearchPage';
+import { TrainingPage } from './pages/TrainingPage';
 
 export interface AppRoute {
   path: string;
@@ -30,5 +33,8 @@ export const routes: AppRoute[] = [
   { path: '/galleries', element: <GalleriesPage />, nav: 'Galleries' },
   { path: '/galleries/:id', element: <GalleryPage /> },
   { path: '/search', element: <SearchPage />, nav: 'Search' },
+  { path: '/training', element: <TrainingPage />, nav: 'Training' },
+  { path: '/models', element: <ModelsPage />, nav: 'Models' },
+  { path: '/models/:id', element: <ModelPage /> },
   { path: '*', element: <NotFoundPage /> },
 ];

@@ -172,3 +172,110 @@ export interface SearchResult {
   server: SearchServerStats;
   audit_id: number;
 }
+
+export type Accountant = 'rdp' | 'pld';
+
+/** Answer of `POST /api/privacy/`. */
+export interface PrivacyEstimate {
+  /** null: infinite (no noise). */
+  epsilon: number | null;
+  noise_multiplier: number;
+  delta: number;
+  accountant: Accountant;
+  steps: number;
+  sample_rate: number;
+}
+
+/** Body of `POST /api/privacy/`: give noise_multiplier or target_epsilon. */
+export interface PrivacyQuery {
+  num_examples: number;
+  batch_size: number;
+  epochs: number;
+  delta: number;
+  accountant: Accountant;
+  noise_multiplier?: number;
+  target_epsilon?: number;
+}
+
+/** `config` of `POST /api/training/` (every field optional; the server has defaults). */
+export interface TrainingConfig {
+  use_dp?: boolean;
+  noise_multiplier?: number | null;
+  target_epsilon?: number | null;
+  l2_norm_clip?: number;
+  delta?: number;
+  accountant?: Accountant;
+  epochs?: number;
+  batch_size?: number;
+  model?: string;
+  head?: string;
+  embedding_size?: number;
+  optimizer?: string;
+  lr?: number;
+  lr_schedule?: string;
+  lr_steps?: number[];
+  momentum?: number;
+  weight_decay?: number;
+  warmup_epochs?: number;
+  image_size?: number;
+  holdout_fraction?: number;
+}
+
+/** `result` of a succeeded `train` job. */
+export interface TrainingResult {
+  model_id: number;
+  epsilon: number | null;
+  stopped: 'completed' | 'privacy_budget' | (string & {});
+  epochs_completed: number;
+}
+
+/** A row of the model registry (`GET /api/models/`). */
+export interface TrainedModel {
+  id: number;
+  name: string;
+  /** null once the dataset was deleted. */
+  dataset: number | null;
+  job: number | null;
+  /** Trained with DP-SGD. */
+  private: boolean;
+  epsilon: number | null;
+  delta: number | null;
+  accountant: string;
+  verification_accuracy: number | null;
+  mia_auc: number | null;
+  created_at: string;
+}
+
+/** The model card JSON (sections are plain objects; unknown keys are shown as they come). */
+export interface ModelCard {
+  model?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  parameters?: Record<string, unknown>;
+  training?: Record<string, unknown>;
+  dp?: Record<string, unknown> & { enabled?: boolean };
+  verification?: Record<string, unknown> | null;
+  membership_inference?: Record<string, unknown> | null;
+  caveats?: string[];
+  warnings?: string[];
+  [section: string]: unknown;
+}
+
+export interface TrainedModelDetail extends TrainedModel {
+  card: ModelCard;
+}
+
+export interface PrivacySpend {
+  id: number;
+  job: number | null;
+  model: number | null;
+  epsilon: number;
+  delta: number;
+  accountant: string;
+  created_at: string;
+}
+
+/** `GET /api/datasets/<id>/privacy-ledger/`. */
+export interface PrivacyLedger {
+  total: { epsilon: number; delta: number };
+  entries: PrivacySpend[];
+}

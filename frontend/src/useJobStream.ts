@@ -1,5 +1,5 @@
 // React hook: live job state from the websocket (see jobStream.ts).
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { applyEvent } from './jobs';
 import { JobStream } from './jobStream';
 import type { StreamState } from './jobStream';
@@ -12,10 +12,19 @@ export interface Connection {
   detail?: string;
 }
 
-export function useJobStream(jobId: number) {
+export interface JobStreamHookOptions {
+  /** Called once per new event (deduplicated), before the hook's own state updates; need not be stable. */
+  onEvent?: (event: JobEvent) => void;
+}
+
+export function useJobStream(jobId: number, options: JobStreamHookOptions = {}) {
   const [job, setJob] = useState<Job | null>(null);
   const [events, setEvents] = useState<JobEvent[]>([]);
   const [connection, setConnection] = useState<Connection>({ state: 'connecting' });
+  const onEventRef = useRef(options.onEvent);
+  useEffect(() => {
+    onEventRef.current = options.onEvent;
+  });
 
   useEffect(() => {
     setJob(null);
@@ -24,6 +33,7 @@ export function useJobStream(jobId: number) {
       jobId,
       onJob: setJob,
       onEvent: (ev) => {
+        onEventRef.current?.(ev);
         setJob((current) => (current ? applyEvent(current, ev) : current));
         setEvents((list) => [...list, ev].slice(-MAX_EVENTS));
       },

@@ -123,6 +123,15 @@ describe('DatasetPage', () => {
             })),
           });
         }
+        if (url === '/api/datasets/7/privacy-ledger/') {
+          return json({
+            total: { epsilon: 5.25, delta: 2e-5 },
+            entries: [
+              { id: 1, job: 40, model: 12, epsilon: 2.5, delta: 1e-5, accountant: 'rdp', created_at: '2025-01-02T12:00:00Z' },
+              { id: 2, job: 41, model: null, epsilon: 2.75, delta: 1e-5, accountant: 'pld', created_at: '2025-01-03T12:00:00Z' },
+            ],
+          });
+        }
         return json(makeDataset({ id: 7, status: 'ready', layout: 'rec', images: 80, identities: 10, job: 4 }));
       }),
     );
@@ -138,6 +147,33 @@ describe('DatasetPage', () => {
     expect(histogram.querySelectorAll('rect')).toHaveLength(10);
     expect(screen.getByText(/Min 8, median 8, max 8/)).toBeInTheDocument();
     expect(calls).toContain('/api/datasets/7/identities/?offset=0&limit=1000');
+
+    // The privacy ledger: total spent and one row per DP run, linking its model and job.
+    const ledger = screen.getByRole('region', { name: 'Privacy ledger' });
+    expect(await within(ledger).findByTestId('ledger-total-epsilon')).toHaveTextContent('5.25');
+    expect(within(ledger).getByTestId('ledger-total-delta')).toHaveTextContent('2e-5');
+    const first = within(ledger).getByTestId('ledger-entry-1');
+    expect(within(first).getByTestId('ledger-epsilon')).toHaveTextContent('2.50');
+    expect(within(first).getByRole('link', { name: 'model #12' })).toHaveAttribute('href', '/models/12');
+    expect(within(first).getByRole('link', { name: 'job #40' })).toHaveAttribute('href', '/jobs/40');
+    const second = within(ledger).getByTestId('ledger-entry-2');
+    expect(second).toHaveTextContent('(deleted)');
+    expect(second).toHaveTextContent('PLD');
+    expect(within(ledger).getByRole('link', { name: 'Train a model' })).toHaveAttribute('href', '/training?dataset=7');
+  });
+
+  it('ready: an empty privacy ledger says so', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (url === '/api/datasets/7/privacy-ledger/') return json({ total: { epsilon: 0, delta: 0 }, entries: [] });
+        if (url.startsWith('/api/datasets/7/identities/')) return json({ count: 0, results: [] });
+        return json(makeDataset({ id: 7, status: 'ready', layout: 'rec', images: 80, identities: 10 }));
+      }),
+    );
+    renderDataset(7);
+    expect(await screen.findByTestId('ledger-empty')).toBeInTheDocument();
+    expect(screen.getByTestId('ledger-total-epsilon')).toHaveTextContent('0.00');
   });
 
   it('failed: shows the error prominently; Delete asks, deletes and goes back to the list', async () => {

@@ -5,6 +5,7 @@ import { DatasetStatusBadge } from '../components/DatasetStatusBadge';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ExtractionProgress } from '../components/ExtractionProgress';
 import { IdentityOverviewCard } from '../components/IdentityOverviewCard';
+import { PrivacyLedgerCard } from '../components/PrivacyLedgerCard';
 import { UploadPanel } from '../components/UploadPanel';
 import { ACTIVE_STATUSES, deleteDataset, formatBytes, getDataset } from '../datasets';
 import { formatTime } from '../jobs';
@@ -156,6 +157,7 @@ function DatasetDetail({ datasetId }: { datasetId: number }) {
               </dl>
             </section>
           )}
+          {dataset.status === 'ready' && <PrivacyLedgerCard datasetId={dataset.id} />}
           {dataset.status === 'ready' && <IdentityOverviewCard datasetId={dataset.id} />}
         </>
       )}

@@ -1,4 +1,4 @@
-import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { stubFetch } from '../test/fakeFetch';
@@ -40,6 +40,8 @@ describe('JobPage', () => {
     });
     expect(screen.getByTestId('connection')).toHaveTextContent('live');
     expect(screen.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '30');
+    // A log line shows in the event log, not as the job's message.
+    expect(screen.getByText('step 6/20', { selector: '.job-message' })).toBeInTheDocument();
     expect(within(screen.getByRole('list', { name: 'Event log' })).getByText('hello from the worker')).toBeInTheDocument();
 
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
@@ -48,6 +50,72 @@ describe('JobPage', () => {
     act(() => ws.send({ type: 'event', event: makeEvent(3, 'status', { status: 'cancelled' }, 3) }));
     expect(screen.getByTestId('job-status')).toHaveTextContent('cancelled');
     expect(screen.queryByRole('button', { name: /Cancel/ })).toBeNull();
+  });
+
+  it('train job: live charts from progress and metric events, current ε, then the model link', async () => {
+    const params = { dataset_id: 3, name: 'tiny', config: { use_dp: true, epochs: 2, noise_multiplier: 1, delta: 1e-5 } };
+    const result = { model_id: 9, epsilon: 2.31, stopped: 'completed', epochs_completed: 2 };
+    let done = false;
+    const calls = stubFetch((c) => {
+      // History from before the page opened: the first step and a stale copy of the second.
+      if (c.url === '/api/jobs/5/events/?after=0') {
+        return {
+          body: [
+            makeEvent(10, 'progress', { progress: 0.25, message: 'Epoch 1 · step 1 of 4', step: 1, total: 4, loss: 2.6 }, 5),
+            makeEvent(11, 'progress', { progress: 0.5, message: 'Epoch 1 · step 2 of 4', step: 2, total: 4, loss: 2.2 }, 5),
+          ],
+        };
+      }
+      if (c.url === '/api/jobs/5/') {
+        return { body: makeJob({ id: 5, kind: 'train', status: done ? 'succeeded' : 'running', params, result: done ? result : null }) };
+      }
+      return undefined;
+    });
+    renderJob(5);
+    const ws = FakeSocket.last();
+    act(() => {
+      ws.open();
+      // The API serves an unfinished job's result as {}.
+      ws.send({ type: 'job', job: makeJob({ id: 5, kind: 'train', status: 'running', params, result: {} }) });
+      ws.send({ type: 'event', event: makeEvent(11, 'progress', { progress: 0.5, message: 'Epoch 1 · step 2 of 4', step: 2, total: 4, loss: 2.2 }, 5) });
+      ws.send({ type: 'event', event: makeEvent(12, 'log', { message: 'epoch 1 done' }, 5) });
+      ws.send({
+        type: 'event',
+        event: makeEvent(13, 'metric', { epoch: 1, step: 2, loss: 2.3, accuracy: 0.2, epsilon: 1.5, verification_accuracy: 0.61 }, 5),
+      });
+    });
+    const training = await screen.findByRole('region', { name: 'Training' });
+    await waitFor(() => expect(screen.getByTestId('chart-loss-step')).toHaveAttribute('data-count', '2'));
+    expect(calls.some((c) => c.url === '/api/jobs/5/events/?after=0')).toBe(true);
+    expect(screen.getByTestId('chart-loss-epoch')).toHaveAttribute('data-count', '1');
+    expect(screen.getByTestId('chart-loss-step').querySelector('polyline')!.getAttribute('points')!.split(' ')).toHaveLength(2);
+    expect(screen.getByTestId('chart-accuracy-train').querySelectorAll('circle')).toHaveLength(1);
+    expect(screen.getByTestId('chart-accuracy-verification').querySelectorAll('circle')).toHaveLength(1);
+    expect(screen.getByTestId('chart-epsilon-epsilon').querySelectorAll('circle')).toHaveLength(1);
+    expect(within(training).getByTestId('current-epsilon')).toHaveTextContent('1.50');
+    expect(within(training).getByTestId('current-epoch')).toHaveTextContent('1 / 2');
+    expect(screen.getByText('Epoch 1 · step 2 of 4', { selector: '.job-message' })).toBeInTheDocument();
+
+    act(() => {
+      ws.send({ type: 'event', event: makeEvent(14, 'progress', { progress: 0.75, message: 'Epoch 2 · step 3 of 4', step: 3, total: 4, loss: 1.9 }, 5) });
+      ws.send({ type: 'event', event: makeEvent(15, 'progress', { progress: 1, message: 'Epoch 2 · step 4 of 4', step: 4, total: 4, loss: 1.7 }, 5) });
+      ws.send({
+        type: 'event',
+        event: makeEvent(16, 'metric', { epoch: 2, step: 4, loss: 1.8, accuracy: 0.4, epsilon: 2.31, verification_accuracy: 0.7 }, 5),
+      });
+    });
+    expect(screen.getByTestId('chart-loss-step')).toHaveAttribute('data-count', '4');
+    expect(screen.getByTestId('chart-epsilon-epsilon').querySelectorAll('circle')).toHaveLength(2);
+    expect(screen.getByTestId('chart-epsilon-epsilon').querySelector('polyline')).not.toBeNull();
+    expect(within(training).getByTestId('current-epsilon')).toHaveTextContent('2.31');
+    expect(within(training).getByTestId('current-loss')).toHaveTextContent('1.700');
+
+    done = true;
+    act(() => ws.send({ type: 'event', event: makeEvent(17, 'status', { status: 'succeeded', message: 'Done' }, 5) }));
+    const link = await screen.findByTestId('model-link');
+    expect(link).toHaveAttribute('href', '/models/9');
+    expect(link).toHaveTextContent('Open model #9');
+    expect(screen.getByTestId('training-result')).toHaveTextContent('Completed 2 epochs.');
   });
 
   it('shows "Job not found" on 404 / close code 4404', async () => {

@@ -6,7 +6,10 @@ import { ErrorMessage } from '../components/ErrorMessage';
 import { EventLog } from '../components/EventLog';
 import { ProgressBar } from '../components/ProgressBar';
 import { StatusBadge } from '../components/StatusBadge';
-import { cancelJob, formatTime, getJob, isTerminal } from '../jobs';
+import { TrainingPanel } from '../components/TrainingPanel';
+import { cancelJob, formatTime, getJob, isTerminal, JOB_EVENTS_PAGE, listJobEvents } from '../jobs';
+import { addTrainingEvents, EMPTY_SERIES } from '../trainingSeries';
+import type { TrainingSeries } from '../trainingSeries';
 import { useJobStream } from '../useJobStream';
 
 export function JobPage() {
@@ -18,10 +21,50 @@ export function JobPage() {
   return <JobDetail key={jobId} jobId={jobId} />;
 }
 
+/** At most this many pages of history (1000 events each) are loaded for the training charts. */
+const MAX_HISTORY_PAGES = 100;
+
 function JobDetail({ jobId }: { jobId: number }) {
-  const { job, setJob, events, connection } = useJobStream(jobId);
+  const [series, setSeries] = useState<TrainingSeries>(EMPTY_SERIES);
+  const { job, setJob, events, connection } = useJobStream(jobId, {
+    onEvent: (ev) => setSeries((s) => addTrainingEvents(s, [ev])),
+  });
   const [error, setError] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState(false);
+  const isTrain = job?.kind === 'train';
+  const needsResult = isTrain && job.status === 'succeeded' && typeof job.result?.model_id !== 'number';
+
+  // The websocket replays only the latest events: a training job's charts load the whole
+  // history once (oldest first, pages of 1000); live events keep coming over the socket.
+  useEffect(() => {
+    if (!isTrain) return;
+    let live = true;
+    (async () => {
+      let after = 0;
+      for (let page = 0; page < MAX_HISTORY_PAGES && live; page++) {
+        const batch = await listJobEvents(jobId, after);
+        if (!live || !Array.isArray(batch) || batch.length === 0) return;
+        setSeries((s) => addTrainingEvents(s, batch));
+        if (batch.length < JOB_EVENTS_PAGE) return;
+        after = batch[batch.length - 1].id;
+      }
+    })().catch((err) => live && setError(`Could not load the training history: ${messageOf(err)}`));
+    return () => {
+      live = false;
+    };
+  }, [jobId, isTrain]);
+
+  // The final status event carries no result: one GET for it (the model id).
+  useEffect(() => {
+    if (!needsResult) return;
+    let live = true;
+    getJob(jobId)
+      .then((fresh) => live && setJob((cur) => (cur ? { ...cur, result: fresh.result } : fresh)))
+      .catch((err) => live && setError(messageOf(err)));
+    return () => {
+      live = false;
+    };
+  }, [jobId, needsResult, setJob]);
 
   // One initial fetch so the page renders (and 404s) even before the socket is up;
   // all later updates come from the websocket.
@@ -95,6 +138,7 @@ function JobDetail({ jobId }: { jobId: number }) {
               <dd>{formatTime(job.finished_at)}</dd>
             </dl>
           </section>
+          {isTrain && <TrainingPanel job={job} series={series} />}
           <section className="card">
             <h2>Events</h2>
             <EventLog events={events} />

@@ -1,0 +1,252 @@
+// End-to-end check of the Training, job, Models and dataset-ledger pages against a running
+// PrivFace server (Django + Celery worker), using the system Chromium through playwright-core:
+// a tiny DP-SGD run on a ready dataset (live ε estimate, live charts), its model card and the
+// dataset's privacy ledger.
+//
+//   PRIVFACE_URL=http://127.0.0.1:8767 PRIVFACE_USER=e2e PRIVFACE_PASSWORD=secret \
+//   PRIVFACE_DATASET_ID=3 SCREENSHOT_DIR=/tmp/shots node frontend/e2e/training.e2e.mjs
+//
+// PRIVFACE_DATASET_ID is a READY dataset (webface_tiny: 80 images of 10 identities). The run
+// trains on the CPU when there is no GPU: mobilefacenet, 64-d embedding, 56 px, 1 epoch.
+// Prints one line per step; exits non-zero (after saving failure.png) on failure.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.PRIVFACE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '');
+const USER = process.env.PRIVFACE_USER;
+const PASSWORD = process.env.PRIVFACE_PASSWORD;
+const DATASET_ID = process.env.PRIVFACE_DATASET_ID;
+const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'e2e-screenshots');
+const TRAIN_TIMEOUT_MS = 240 * 1000;
+const OVERALL_TIMEOUT_MS = TRAIN_TIMEOUT_MS + 3 * 60 * 1000;
+const RUN_NAME = `e2e dp run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+let page = null;
+let currentStep = 'setup';
+
+async function step(name, fn) {
+  currentStep = name;
+  const t = Date.now();
+  const detail = await fn();
+  console.log(`ok   ${name}${detail ? ` — ${detail}` : ''} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+const apiPath = (r) => new URL(r.url()).pathname;
+const text = async (locator) => (await locator.textContent())?.trim();
+/** The number in an ε text ("2.31"), NaN for "—" / "∞". */
+const epsilonOf = (s) => (s && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN);
+
+/** Wait until the estimate box shows an ε different from `previous`; returns the text. */
+async function estimateText(previous) {
+  const box = page.getByTestId('epsilon-estimate');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const shown = (await box.count()) ? await text(box) : '';
+    const stale = await page.locator('.estimate-stale').count();
+    if (shown && /^ε = \d/.test(shown) && !stale && shown !== previous) return shown;
+    const error = page.getByTestId('estimate-error');
+    if (await error.count()) throw new Error(`the estimate shows an error: ${await text(error)}`);
+    if (Date.now() > deadline) throw new Error(`no new ε estimate after 15 s (shows "${shown}", before "${previous ?? ''}")`);
+    await sleep(100);
+  }
+}
+
+async function main() {
+  if (!USER || !PASSWORD) throw new Error('PRIVFACE_USER and PRIVFACE_PASSWORD must be set');
+  if (!DATASET_ID || !/^\d+$/.test(DATASET_ID)) throw new Error('PRIVFACE_DATASET_ID must be set to the id of a READY dataset');
+  mkdirSync(SHOTS, { recursive: true });
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const pageErrors = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+
+    await step('log in', async () => {
+      await page.goto(`${BASE}/login`);
+      await page.getByLabel('Username', { exact: true }).fill(USER);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('button', { name: 'Log out' }).waitFor();
+    });
+
+    let datasetName = '';
+    await step(`open Training, pick dataset #${DATASET_ID}, set a tiny run`, async () => {
+      await page.getByRole('navigation').getByRole('link', { name: 'Training' }).click();
+      await page.waitForURL(`${BASE}/training`);
+      const select = page.getByLabel('Dataset', { exact: true });
+      await select.waitFor();
+      const options = await select.locator('option').evaluateAll((els) => els.map((o) => o.value));
+      if (!options.includes(DATASET_ID)) {
+        throw new Error(`dataset #${DATASET_ID} is not offered (ready datasets: ${options.join(', ') || 'none'})`);
+      }
+      await select.selectOption(DATASET_ID);
+      datasetName = (await select.locator(`option[value="${DATASET_ID}"]`).textContent()).split(' — ')[0].trim();
+      await page.getByLabel('Name', { exact: true }).fill(RUN_NAME);
+      await page.getByLabel('Model', { exact: true }).selectOption('mobilefacenet');
+      await page.getByLabel('Embedding size', { exact: true }).fill('64');
+      await page.getByLabel('Epochs', { exact: true }).fill('1');
+      await page.getByLabel('Batch size', { exact: true }).fill('16');
+      await page.getByText('Advanced', { exact: true }).click();
+      await page.getByLabel('Image size', { exact: true }).fill('56');
+      return `"${RUN_NAME}" on ${datasetName}`;
+    });
+
+    let estimateAt1 = '';
+    let estimateAt2 = '';
+    await step('DP on, noise multiplier 1.0: the ε estimate appears; 2.0: it changes', async () => {
+      await page.getByLabel('Train with differential privacy (DP-SGD)').check();
+      await page.getByLabel('noise multiplier', { exact: true }).check();
+      await page.getByLabel('Noise multiplier', { exact: true }).fill('1.0');
+      estimateAt1 = await estimateText();
+      await shot('training-form.png');
+      await page.getByLabel('Noise multiplier', { exact: true }).fill('2.0');
+      estimateAt2 = await estimateText(estimateAt1);
+      const e1 = Number(/ε = ([\d.]+)/.exec(estimateAt1)?.[1]);
+      const e2 = Number(/ε = ([\d.]+)/.exec(estimateAt2)?.[1]);
+      if (!(e2 < e1)) throw new Error(`more noise should mean a smaller ε: "${estimateAt1}" then "${estimateAt2}"`);
+      return `"${estimateAt1}" → "${estimateAt2}"`;
+    });
+
+    let jobId;
+    await step('start training: on to the job page', async () => {
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => apiPath(r) === '/api/training/' && r.request().method() === 'POST'),
+        page.getByRole('button', { name: 'Start training' }).click(),
+      ]);
+      if (response.status() !== 202) throw new Error(`POST /api/training/ returned ${response.status()}: ${await response.text()}`);
+      jobId = (await response.json()).id;
+      await page.waitForURL(`${BASE}/jobs/${jobId}`);
+      await page.getByRole('region', { name: 'Training' }).waitFor();
+      return `job #${jobId}`;
+    });
+
+    let epsilon = NaN;
+    await step(`job page: loss chart gets points, ε appears, status succeeded (≤ ${TRAIN_TIMEOUT_MS / 1000} s)`, async () => {
+      const deadline = Date.now() + TRAIN_TIMEOUT_MS;
+      const lossCounts = new Set();
+      let status = '';
+      let epsilonSeenWhileRunning = false;
+      for (;;) {
+        status = await text(page.getByTestId('job-status'));
+        const count = Number(await page.getByTestId('chart-loss-step').getAttribute('data-count'));
+        if (count) lossCounts.add(count);
+        const eps = await text(page.getByTestId('current-epsilon'));
+        if (status === 'running' && Number.isFinite(epsilonOf(eps))) epsilonSeenWhileRunning = true;
+        if (status === 'succeeded') break;
+        if (status === 'failed' || status === 'cancelled') {
+          const message = await text(page.locator('.job-message'));
+          const error = await page.getByRole('alert').allTextContents().catch(() => []);
+          throw new Error(`the train job ${status}: ${error.map((e) => e.trim()).join(' | ') || message}`);
+        }
+        if (Date.now() > deadline) throw new Error(`job still "${status}" after ${TRAIN_TIMEOUT_MS / 1000} s`);
+        await sleep(250);
+      }
+      await page.getByTestId('model-link').waitFor();
+      const points = Number(await page.getByTestId('chart-loss-step').getAttribute('data-count'));
+      const epochPoints = await page.getByTestId('chart-loss-epoch').getAttribute('data-count');
+      const epsilonPoints = await page.getByTestId('chart-epsilon-epsilon').locator('circle').count();
+      if (!(points > 0)) throw new Error('the loss chart has no points');
+      if (epsilonPoints < 1) throw new Error('the ε chart has no point');
+      epsilon = epsilonOf(await text(page.getByTestId('current-epsilon')));
+      if (!Number.isFinite(epsilon)) throw new Error(`current ε shows "${await text(page.getByTestId('current-epsilon'))}"`);
+      await shot('training.png');
+      const growth = [...lossCounts].join(' → ') || 'none while running';
+      return `loss points ${growth} (final ${points}, ${epochPoints} per-epoch); ε = ${epsilon}${
+        epsilonSeenWhileRunning ? ' (seen while running)' : ''
+      }; ${await text(page.getByTestId('training-result'))}`;
+    });
+
+    let modelId;
+    await step('Models: the new model is listed with its ε; open its card', async () => {
+      const href = await page.getByTestId('model-link').getAttribute('href');
+      modelId = Number(href.split('/').pop());
+      await page.getByRole('navigation').getByRole('link', { name: 'Models' }).click();
+      await page.waitForURL(`${BASE}/models`);
+      const row = page.getByTestId(`model-row-${modelId}`);
+      await row.waitFor();
+      const badge = await text(row.getByTestId('private-badge'));
+      const shown = epsilonOf(await text(row.getByTestId('model-epsilon')));
+      if (badge !== 'private') throw new Error(`model #${modelId} is badged "${badge}"`);
+      if (shown !== epsilon) throw new Error(`model #${modelId} shows ε = ${shown}, the job said ${epsilon}`);
+      await row.getByRole('link', { name: RUN_NAME }).click();
+      await page.waitForURL(`${BASE}/models/${modelId}`);
+      await page.getByTestId('model-card').waitFor();
+      const dp = page.getByRole('region', { name: 'Differential privacy' });
+      await dp.waitFor();
+      const cardEpsilon = epsilonOf(await text(page.getByTestId('model-epsilon')));
+      if (cardEpsilon !== epsilon) throw new Error(`the model page shows ε = ${cardEpsilon}, the job said ${epsilon}`);
+      const download = await page.getByRole('link', { name: 'Download (.zip)' }).getAttribute('href');
+      if (download !== `/api/models/${modelId}/download/`) throw new Error(`download link is ${download}`);
+      const sections = await page.locator('[data-testid="model-card"] section h2').allTextContents();
+      await shot('model.png');
+      return `model #${modelId}, ε = ${cardEpsilon}; card sections: ${sections.map((s) => s.trim()).join(', ')}`;
+    });
+
+    await step(`dataset page: the privacy ledger lists the run with ε = ${epsilon}`, async () => {
+      await page.goto(`${BASE}/datasets/${DATASET_ID}`);
+      const ledger = page.getByRole('region', { name: 'Privacy ledger' });
+      await ledger.waitFor();
+      const row = ledger.locator('tr', { has: page.getByRole('link', { name: `job #${jobId}`, exact: true }) });
+      await row.waitFor();
+      const shown = epsilonOf(await text(row.getByTestId('ledger-epsilon')));
+      if (shown !== epsilon) throw new Error(`the ledger entry shows ε = ${shown}, the job said ${epsilon}`);
+      if (!(await row.getByRole('link', { name: `model #${modelId}`, exact: true }).count())) {
+        throw new Error(`the ledger entry does not link model #${modelId}`);
+      }
+      const total = await text(ledger.getByTestId('ledger-total-epsilon'));
+      if (!(epsilonOf(total) >= epsilon)) throw new Error(`the ledger total ε = ${total} is below this run's ${epsilon}`);
+      await row.scrollIntoViewIfNeeded();
+      await shot('ledger.png');
+      const entries = await ledger.locator('tbody tr').count();
+      return `total ε = ${total} over ${entries} run(s)`;
+    });
+
+    if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
+  } catch (err) {
+    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
+    if (page) {
+      console.error(`page URL at failure: ${page.url()}`);
+      const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
+      if (alerts.length) console.error(`messages shown on the page: ${alerts.map((a) => a.trim()).join(' | ')}`);
+      await shot('failure.png').catch((e) => console.error(`could not save failure.png: ${e}`));
+    }
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`FAIL ${currentStep}: overall timeout (${OVERALL_TIMEOUT_MS / 1000}s) exceeded`);
+  process.exit(1);
+}, OVERALL_TIMEOUT_MS);
+watchdog.unref();
+
+try {
+  await main();
+  console.log(`PASS training e2e (${elapsed()}), screenshots in ${SHOTS}`);
+  process.exit(0);
+} catch (err) {
+  console.error(`FAIL ${currentStep}: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+}

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Sum
 
+from accounts.ownership import OwnedQuerySet
+
 ROLE_BY_SUFFIX = {".rec": "rec", ".idx": "idx", ".lst": "lst", ".bin": "bin"}
 
 
@@ -19,13 +21,6 @@ class DatasetStatus(models.TextChoices):
     EXTRACTING = "extracting"
     READY = "ready"
     FAILED = "failed"
-
-
-class DatasetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> DatasetQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        return self if user.is_staff else self.filter(owner=user)
 
 
 class Dataset(models.Model):
@@ -42,7 +37,7 @@ class Dataset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = DatasetQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,6 +7,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
+from accounts.ownership import OwnedQuerySet
+
 
 class GalleryStatus(models.TextChoices):
     EMPTY = "empty"  # an images gallery before its first photos
@@ -23,13 +25,6 @@ class GallerySource(models.TextChoices):
 class GalleryMode(models.TextChoices):
     MEAN = "mean"  # one template per identity: mean of its unit embeddings, renormalised
     ALL = "all"  # one template per photo
-
-
-class GalleryQuerySet(models.QuerySet):
-    def visible_to(self, user) -> GalleryQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        return self if user.is_staff else self.filter(owner=user)
 
 
 class Gallery(models.Model):
@@ -55,7 +50,7 @@ class Gallery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = GalleryQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

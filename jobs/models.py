@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.ownership import OwnedQuerySet
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -18,13 +20,7 @@ class JobStatus(models.TextChoices):
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
-class JobQuerySet(models.QuerySet):
-    def visible_to(self, user) -> JobQuerySet:
-        """Jobs a user may see: their own, or every job for staff. Others get 404."""
-        if not user.is_authenticated:
-            return self.none()
-        return self if user.is_staff else self.filter(owner=user)
-
+class JobQuerySet(OwnedQuerySet):
     def stale(self, before) -> JobQuerySet:
         return self.filter(status=JobStatus.RUNNING).filter(Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True))
 

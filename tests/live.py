@@ -131,3 +131,25 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def run_e2e(script: str, server: Server, username: str, password: str, screenshots: list[str],
+            timeout: float = 300, **env: str) -> None:
+    """Run one Playwright script of frontend/e2e against ``server`` in Debian's Chromium and
+    check the screenshots it must leave under var/screenshots/."""
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    assert os.path.exists(chromium), "Debian's chromium is missing: `make chromium` installs it"
+    assert (ROOT / "frontend" / "node_modules" / "playwright-core").exists(), "run `make frontend` first"
+    assert (ROOT / "frontend" / "dist" / "index.html").exists(), "the dashboard is not built"
+    shots = ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for name in screenshots:
+        (shots / name).unlink(missing_ok=True)
+    run_env = dict(os.environ, PRIVFACE_URL=server.url, PRIVFACE_USER=username, PRIVFACE_PASSWORD=password,
+                   SCREENSHOT_DIR=str(shots), CHROMIUM_PATH=chromium, **env)
+    out = subprocess.run(["node", f"e2e/{script}"], cwd=ROOT / "frontend", env=run_env,
+                         capture_output=True, text=True, timeout=timeout)
+    print(out.stdout)
+    assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
+    for name in screenshots:
+        assert (shots / name).stat().st_size > 1000, name

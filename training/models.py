@@ -8,12 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Sum
 
-
-class TrainedModelQuerySet(models.QuerySet):
-    def visible_to(self, user) -> TrainedModelQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        return self if user.is_staff else self.filter(owner=user)
+from accounts.ownership import OwnedQuerySet
 
 
 class TrainedModel(models.Model):
@@ -32,7 +27,7 @@ class TrainedModel(models.Model):
     mia_auc = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TrainedModelQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

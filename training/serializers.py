@@ -4,7 +4,11 @@ from .models import PrivacySpend, TrainedModel
 
 
 class PrivacyQuerySerializer(serializers.Serializer):
-    num_examples = serializers.IntegerField(min_value=1)
+    # Either num_examples, or a dataset: then N is what training on it will use (the images
+    # left after the per-identity hold-out), so the estimate equals the ε later spent.
+    num_examples = serializers.IntegerField(min_value=1, required=False)
+    dataset = serializers.IntegerField(min_value=1, required=False)
+    holdout_fraction = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
     batch_size = serializers.IntegerField(min_value=1)
     epochs = serializers.FloatField(min_value=0.001, max_value=10_000)
     delta = serializers.FloatField(min_value=0, max_value=1)
@@ -13,13 +17,31 @@ class PrivacyQuerySerializer(serializers.Serializer):
     accountant = serializers.ChoiceField(choices=["rdp", "pld"], default="rdp")
 
     def validate(self, attrs: dict) -> dict:
+        if ("num_examples" in attrs) == ("dataset" in attrs):
+            raise serializers.ValidationError({"num_examples": ["give num_examples or dataset"]})
+        if "dataset" in attrs:
+            attrs["num_examples"] = self._examples_of(attrs["dataset"], attrs["holdout_fraction"])
         if ("noise_multiplier" in attrs) == ("target_epsilon" in attrs):
             raise serializers.ValidationError({"noise_multiplier": ["give noise_multiplier or target_epsilon"]})
+        if attrs["num_examples"] < 1:
+            raise serializers.ValidationError({"dataset": ["has no images to train on"]})
         if attrs["batch_size"] > attrs["num_examples"]:
             raise serializers.ValidationError({"batch_size": ["must not exceed num_examples"]})
         if not 0 < attrs["delta"] < 1:
             raise serializers.ValidationError({"delta": ["must be between 0 and 1 (exclusive)"]})
         return attrs
+
+
+    def _examples_of(self, dataset_id: int, fraction: float) -> int:
+        from datasets.models import Dataset
+        from training.engine.data import training_examples
+
+        user = self.context["request"].user
+        dataset = Dataset.objects.visible_to(user).filter(pk=dataset_id).first()
+        if dataset is None:
+            raise serializers.ValidationError({"dataset": ["no such dataset"]})
+        counts = list((dataset.summary.get("per_identity") or {}).values())
+        return training_examples(counts, fraction)
 
 
 class TrainingRequestSerializer(serializers.Serializer):

@@ -34,7 +34,7 @@ def privacy_estimate(request: Request) -> Response:
     """Epsilon for DP-SGD parameters, or the noise multiplier for a target epsilon."""
     from training.engine import accounting
 
-    query = PrivacyQuerySerializer(data=request.data)
+    query = PrivacyQuerySerializer(data=request.data, context={"request": request})
     query.is_valid(raise_exception=True)
     q = query.validated_data
     noise = q.get("noise_multiplier")
@@ -50,7 +50,7 @@ def privacy_estimate(request: Request) -> Response:
     return Response({
         "epsilon": epsilon if math.isfinite(epsilon) else None,
         "noise_multiplier": noise, "delta": q["delta"], "accountant": q["accountant"],
-        "steps": plan.steps, "sample_rate": plan.sample_rate,
+        "steps": plan.steps, "sample_rate": plan.sample_rate, "num_examples": q["num_examples"],
     })
 
 

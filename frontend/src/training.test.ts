@@ -78,10 +78,10 @@ describe('training form', () => {
   it('privacy query: training images after the holdout, noise or target', () => {
     expect(numExamples(80, 0.1)).toBe(72);
     expect(privacyQueryOf(form({ use_dp: true, epochs: '3', noise_multiplier: '1.5' }), ready)).toEqual({
-      query: { num_examples: 72, batch_size: 16, epochs: 3, delta: 1e-5, accountant: 'rdp', noise_multiplier: 1.5 },
+      query: { dataset: ready.id, holdout_fraction: 0.1, batch_size: 16, epochs: 3, delta: 1e-5, accountant: 'rdp', noise_multiplier: 1.5 },
     });
     expect(privacyQueryOf(form({ use_dp: true, dp_mode: 'target', target_epsilon: '4', holdout_fraction: '0.25' }), ready)).toEqual({
-      query: { num_examples: 60, batch_size: 16, epochs: 20, delta: 1e-5, accountant: 'rdp', target_epsilon: 4 },
+      query: { dataset: ready.id, holdout_fraction: 0.25, batch_size: 16, epochs: 20, delta: 1e-5, accountant: 'rdp', target_epsilon: 4 },
     });
     expect(privacyQueryOf(form({ use_dp: true, epochs: '' }), ready)).toEqual({ problem: 'Fix Epochs to see the privacy estimate.' });
     expect(privacyQueryOf(form({ use_dp: true }), null)).toHaveProperty('problem');

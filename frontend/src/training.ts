@@ -238,8 +238,11 @@ export function privacyQueryOf(
   }
   if (bad.length) return { problem: `Fix ${bad.join(', ')} to see the privacy estimate.` };
   if (values.batch_size! > n) return { problem: `The batch size must not exceed the ${n.toLocaleString('en-US')} training images.` };
+  // The server counts the dataset's training images exactly as training will (per-identity
+  // holdout), so the estimate equals the ε the run later spends.
   const query: PrivacyQuery = {
-    num_examples: n,
+    dataset: dataset.id,
+    holdout_fraction: holdoutOf(form),
     batch_size: values.batch_size!,
     epochs: values.epochs!,
     delta: values.delta!,

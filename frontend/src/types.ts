@@ -188,7 +188,10 @@ export interface PrivacyEstimate {
 
 /** Body of `POST /api/privacy/`: give noise_multiplier or target_epsilon. */
 export interface PrivacyQuery {
-  num_examples: number;
+  /** Either num_examples, or a dataset whose training images the server counts. */
+  num_examples?: number;
+  dataset?: number;
+  holdout_fraction?: number;
   batch_size: number;
   epochs: number;
   delta: number;

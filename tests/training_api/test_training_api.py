@@ -117,3 +117,16 @@ def test_an_indexed_dataset_trains_from_its_rec(alice):
     idx = DatasetFile.objects.create(dataset=dataset, role="idx", filename="train.idx", size=1, sha256="0" * 64)
     config = actions.build_config(dataset, {"epochs": 1})
     assert (config.rec_file, config.idx_file, config.dataset_path) == (str(rec.path), str(idx.path), None)
+
+
+def test_the_estimate_for_a_dataset_counts_what_training_will_use(alice_client, bob_client, alice):
+    from training.engine.accounting import compute_epsilon
+
+    # webface_tiny: 10 identities of 8 images; 10 % held out per identity → 1 each → 70 trained on
+    dataset = Dataset.objects.create(owner=alice, name="tiny", status=DatasetStatus.READY,
+                                     summary={"per_identity": {str(i): 8 for i in range(10)}})
+    body = {"dataset": dataset.pk, "batch_size": 16, "epochs": 1, "noise_multiplier": 1.0, "delta": 1e-5}
+    result = alice_client.post("/api/privacy/", body, format="json").json()
+    assert result["num_examples"] == 70
+    assert result["epsilon"] == pytest.approx(compute_epsilon(70, 16, 1, 1.0, 1e-5))
+    assert bob_client.post("/api/privacy/", body, format="json").status_code == 400

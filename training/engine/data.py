@@ -189,6 +189,18 @@ class LabelMap:
         return len(self.classes)
 
 
+def held_out_count(n: int, fraction: float) -> int:
+    """How many of an identity's ``n`` images ``holdout_split`` sets aside."""
+    if fraction > 0 and n >= 2:
+        return min(max(1, round(fraction * n)), n - 1)
+    return 0
+
+
+def training_examples(per_identity: list[int], fraction: float) -> int:
+    """Images that will be trained on: the N of the privacy accounting, before training."""
+    return sum(n - held_out_count(n, fraction) for n in per_identity)
+
+
 def holdout_split(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Positions to train on and to hold out: per identity, ``round(fraction * n)`` images held out.
 
@@ -198,10 +210,7 @@ def holdout_split(labels: np.ndarray, fraction: float, rng: np.random.Generator)
     train, held = [], []
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
-        n = len(members)
-        k = 0
-        if fraction > 0 and n >= 2:
-            k = min(max(1, round(fraction * n)), n - 1)
+        k = held_out_count(len(members), fraction)
         held.append(members[:k])
         train.append(members[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))

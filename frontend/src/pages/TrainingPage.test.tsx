@@ -41,7 +41,7 @@ function fakeServer(training: Handler = () => ({ status: 202, body: makeJob({ id
     if (c.url === '/api/privacy/') {
       const q = c.body as Record<string, number | string>;
       if (q.accountant === 'pld') return { status: 400, body: { accountant: ['PLD is switched off here.'] } };
-      const steps = Math.ceil((Number(q.num_examples) / Number(q.batch_size)) * Number(q.epochs));
+      const steps = Math.ceil((70 / Number(q.batch_size)) * Number(q.epochs));
       const noise = q.noise_multiplier !== undefined ? Number(q.noise_multiplier) : 1.2346;
       const epsilon = q.target_epsilon !== undefined ? Number(q.target_epsilon) * 0.99 : noise === 0 ? null : 10 / noise;
       return { body: { epsilon, noise_multiplier: noise, delta: q.delta, accountant: q.accountant, steps, sample_rate: 0.2222 } };
@@ -90,7 +90,7 @@ describe('TrainingPage', () => {
     expect(privacyCalls(calls)).toHaveLength(1);
     expect(privacyCalls(calls)[0]).toMatchObject({
       method: 'POST',
-      body: { num_examples: 72, batch_size: 16, epochs: 2, delta: 1e-5, accountant: 'rdp', noise_multiplier: 1 },
+      body: { dataset: 5, holdout_fraction: 0.1, batch_size: 16, epochs: 2, delta: 1e-5, accountant: 'rdp', noise_multiplier: 1 },
     });
 
     // Two quick edits: one request, for the last value.

@@ -42,7 +42,11 @@ def add_createuser_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_createuser(args: argparse.Namespace) -> int:
     _django_setup()
+    from django.core.management import call_command
+
     from accounts.actions import create_user
+
+    call_command("migrate", interactive=False, verbosity=0)  # a fresh database has no user table yet
 
     password = args.password or os.environ.get("PRIVFACE_PASSWORD") or getpass.getpass("Password: ")
     if len(password) < 8:

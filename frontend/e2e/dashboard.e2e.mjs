@@ -5,31 +5,10 @@
 //   SCREENSHOT_DIR=/tmp/shots node frontend/e2e/dashboard.e2e.mjs
 //
 // Prints one line per step; exits non-zero (after saving failure.png) on failure.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, PASSWORD, USER, page, runE2E, shot, sleep, step } from './harness.mjs';
 
-const BASE = (process.env.PRIVFACE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const USER = process.env.PRIVFACE_USER;
-const PASSWORD = process.env.PRIVFACE_PASSWORD;
-const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'e2e-screenshots');
-const OVERALL_TIMEOUT_MS = 5 * 60 * 1000;
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-let page = null;
-let currentStep = 'setup';
-
-async function step(name, fn) {
-  currentStep = name;
-  const t = Date.now();
-  const detail = await fn();
-  console.log(`ok   ${name}${detail ? ` — ${detail}` : ''} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
 const statusText = async () => (await page.getByTestId('job-status').textContent())?.trim();
 const progressValue = async () =>
   Number(await page.getByRole('progressbar', { name: 'Job progress' }).getAttribute('aria-valuenow'));
@@ -74,30 +53,8 @@ async function openJob(id) {
   await page.getByTestId('job-status').waitFor();
 }
 
-async function main() {
-  if (!USER || !PASSWORD) throw new Error('PRIVFACE_USER and PRIVFACE_PASSWORD must be set');
-  mkdirSync(SHOTS, { recursive: true });
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
-
+await runE2E('dashboard', {
+  steps: async () => {
     await step('open / redirects to /login', async () => {
       await page.goto(`${BASE}/`);
       await page.waitForURL(`${BASE}/login`);
@@ -213,33 +170,5 @@ async function main() {
       await page.waitForURL(`${BASE}/login`);
       return 'session ended, /jobs redirects to /login';
     });
-
-    if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
-  } catch (err) {
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
-    if (page) {
-      console.error(`page URL at failure: ${page.url()}`);
-      const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
-      if (alerts.length) console.error(`messages shown on the page: ${alerts.map((a) => a.trim()).join(' | ')}`);
-      await shot('failure.png').catch((e) => console.error(`could not save failure.png: ${e}`));
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`FAIL ${currentStep}: overall timeout (${OVERALL_TIMEOUT_MS / 1000}s) exceeded`);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-
-try {
-  await main();
-  console.log(`PASS dashboard e2e (${elapsed()}), screenshots in ${SHOTS}`);
-  process.exit(0);
-} catch (err) {
-  console.error(`FAIL ${currentStep}: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
-}
+  },
+});

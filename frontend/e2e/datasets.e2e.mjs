@@ -7,35 +7,16 @@
 //
 // FIXTURES_DIR holds train.rec, train.idx, train.lst and lfw_tiny.bin (80 images of 10 identities).
 // Prints one line per step; exits non-zero (after saving failure.png) on failure.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, logIn, page, runE2E, shot, sleep, step } from './harness.mjs';
 
-const BASE = (process.env.PRIVFACE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const USER = process.env.PRIVFACE_USER;
-const PASSWORD = process.env.PRIVFACE_PASSWORD;
 const FIXTURES = process.env.FIXTURES_DIR;
-const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'e2e-screenshots');
-const OVERALL_TIMEOUT_MS = 5 * 60 * 1000;
 const CHUNK_SIZE = 32768;
 const CHUNK_DELAY_MS = 150;
 const FILE_NAMES = ['train.rec', 'train.idx', 'train.lst', 'lfw_tiny.bin'];
 const EXPECTED = { images: '80', identities: '10' };
 
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-let page = null;
-let currentStep = 'setup';
-
-async function step(name, fn) {
-  currentStep = name;
-  const t = Date.now();
-  const detail = await fn();
-  console.log(`ok   ${name}${detail ? ` — ${detail}` : ''} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
 const fileRow = (name) => page.getByTestId(`file-row-${name}`);
 const rowProgress = async (name) =>
   Number(await fileRow(name).getByRole('progressbar').getAttribute('aria-valuenow', { timeout: 5000 }));
@@ -47,33 +28,14 @@ async function rowErrors() {
   return texts.length ? ` (errors shown: ${texts.map((t) => t.trim()).join(' | ')})` : '';
 }
 
-async function main() {
-  if (!USER || !PASSWORD) throw new Error('PRIVFACE_USER and PRIVFACE_PASSWORD must be set');
-  if (!FIXTURES) throw new Error('FIXTURES_DIR must be set (folder with train.rec, train.idx, train.lst, lfw_tiny.bin)');
-  const files = FILE_NAMES.map((n) => path.join(FIXTURES, n));
-  for (const f of files) if (!existsSync(f)) throw new Error(`fixture missing: ${f}`);
-  const recSize = statSync(files[0]).size;
-  mkdirSync(SHOTS, { recursive: true });
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
+await runE2E('datasets', {
+  setup: async () => {
+    if (!FIXTURES) throw new Error('FIXTURES_DIR must be set (folder with train.rec, train.idx, train.lst, lfw_tiny.bin)');
+    const files = FILE_NAMES.map((n) => path.join(FIXTURES, n));
+    for (const f of files) if (!existsSync(f)) throw new Error(`fixture missing: ${f}`);
+    return { files, recSize: statSync(files[0]).size };
+  },
+  steps: async ({ files, recSize }) => {
     // The page asks before leaving mid-upload (beforeunload); the test reloads on purpose.
     page.on('dialog', (dialog) => dialog.accept().catch(() => {}));
 
@@ -97,11 +59,7 @@ async function main() {
     );
 
     await step('log in', async () => {
-      await page.goto(`${BASE}/login`);
-      await page.getByLabel('Username', { exact: true }).fill(USER);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      await logIn();
       await page.evaluate((size) => localStorage.setItem('privface.chunkSize', String(size)), CHUNK_SIZE);
       return `chunk size ${CHUNK_SIZE} bytes, ${CHUNK_DELAY_MS} ms delay per chunk`;
     });
@@ -256,33 +214,5 @@ async function main() {
       if (status !== 'ready') throw new Error(`list shows dataset #${datasetId} as "${status}"`);
       await shot('datasets.png');
     });
-
-    if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
-  } catch (err) {
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
-    if (page) {
-      console.error(`page URL at failure: ${page.url()}`);
-      const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
-      if (alerts.length) console.error(`messages shown on the page: ${alerts.map((a) => a.trim()).join(' | ')}`);
-      await shot('failure.png').catch((e) => console.error(`could not save failure.png: ${e}`));
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`FAIL ${currentStep}: overall timeout (${OVERALL_TIMEOUT_MS / 1000}s) exceeded`);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-
-try {
-  await main();
-  console.log(`PASS datasets e2e (${elapsed()}), screenshots in ${SHOTS}`);
-  process.exit(0);
-} catch (err) {
-  console.error(`FAIL ${currentStep}: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
-}
+  },
+});

@@ -9,35 +9,13 @@
 // FACES_DIR holds the photos and labels.csv (`file,identity`). One photo of a person with at
 // least three photos is held out of the gallery (the person's other photos stay enrolled).
 // Prints one line per step; exits non-zero (after saving failure.png) on failure.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, apiPath, logIn, page, runE2E, shot, sleep, step, text } from './harness.mjs';
 
-const BASE = (process.env.PRIVFACE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const USER = process.env.PRIVFACE_USER;
-const PASSWORD = process.env.PRIVFACE_PASSWORD;
 const FACES = process.env.FACES_DIR;
-const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'e2e-screenshots');
-const OVERALL_TIMEOUT_MS = 8 * 60 * 1000;
 const ENROLL_TIMEOUT_MS = 5 * 60 * 1000;
 const GALLERY = 'shared faces';
-
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-let page = null;
-let currentStep = 'setup';
-
-async function step(name, fn) {
-  currentStep = name;
-  const t = Date.now();
-  const detail = await fn();
-  console.log(`ok   ${name}${detail ? ` — ${detail}` : ''} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
-const apiPath = (r) => new URL(r.url()).pathname;
-const text = async (locator) => (await locator.textContent())?.trim();
 
 /** `file,identity` rows of labels.csv. */
 function readLabels(file) {
@@ -127,44 +105,23 @@ async function runSearch() {
   return response;
 }
 
-async function main() {
-  if (!USER || !PASSWORD) throw new Error('PRIVFACE_USER and PRIVFACE_PASSWORD must be set');
-  if (!FACES) throw new Error('FACES_DIR must be set (folder with the face photos and labels.csv)');
-  const labelsFile = path.join(FACES, 'labels.csv');
-  if (!existsSync(labelsFile)) throw new Error(`fixture missing: ${labelsFile}`);
-  const rows = readLabels(labelsFile);
-  for (const r of rows) if (!existsSync(path.join(FACES, r.file))) throw new Error(`fixture missing: ${path.join(FACES, r.file)}`);
-  const { held, enrolled } = holdOut(rows);
-  const identities = new Set(enrolled.map((r) => r.identity)).size;
-  mkdirSync(SHOTS, { recursive: true });
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
+await runE2E('search', {
+  timeoutMs: 8 * 60 * 1000,
+  viewport: { width: 1280, height: 900 },
+  setup: async () => {
+    if (!FACES) throw new Error('FACES_DIR must be set (folder with the face photos and labels.csv)');
+    const labelsFile = path.join(FACES, 'labels.csv');
+    if (!existsSync(labelsFile)) throw new Error(`fixture missing: ${labelsFile}`);
+    const rows = readLabels(labelsFile);
+    for (const r of rows) if (!existsSync(path.join(FACES, r.file))) throw new Error(`fixture missing: ${path.join(FACES, r.file)}`);
+    const { held, enrolled } = holdOut(rows);
+    return { held, enrolled, identities: new Set(enrolled.map((r) => r.identity)).size };
+  },
+  steps: async ({ held, enrolled, identities }) => {
     page.on('dialog', (dialog) => dialog.accept().catch(() => {})); // "Delete gallery?" confirm
 
     await step('log in', async () => {
-      await page.goto(`${BASE}/login`);
-      await page.getByLabel('Username', { exact: true }).fill(USER);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      await logIn();
       const removed = await deleteLeftovers(GALLERY);
       return removed.length ? `removed gallery #${removed.join(', #')} left by an earlier run` : '';
     });
@@ -294,33 +251,5 @@ async function main() {
       await page.getByText('Loading…').waitFor({ state: 'detached' });
       if (await page.getByTestId(`gallery-row-${galleryId}`).count()) throw new Error('the gallery is still listed');
     });
-
-    if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
-  } catch (err) {
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
-    if (page) {
-      console.error(`page URL at failure: ${page.url()}`);
-      const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
-      if (alerts.length) console.error(`messages shown on the page: ${alerts.map((a) => a.trim()).join(' | ')}`);
-      await shot('failure.png').catch((e) => console.error(`could not save failure.png: ${e}`));
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`FAIL ${currentStep}: overall timeout (${OVERALL_TIMEOUT_MS / 1000}s) exceeded`);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-
-try {
-  await main();
-  console.log(`PASS search e2e (${elapsed()}), screenshots in ${SHOTS}`);
-  process.exit(0);
-} catch (err) {
-  console.error(`FAIL ${currentStep}: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
-}
+  },
+});

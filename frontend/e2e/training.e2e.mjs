@@ -9,35 +9,13 @@
 // PRIVFACE_DATASET_ID is a READY dataset (webface_tiny: 80 images of 10 identities). The run
 // trains on the CPU when there is no GPU: mobilefacenet, 64-d embedding, 56 px, 1 epoch.
 // Prints one line per step; exits non-zero (after saving failure.png) on failure.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, apiPath, logIn, page, runE2E, shot, sleep, step, text } from './harness.mjs';
 
-const BASE = (process.env.PRIVFACE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const USER = process.env.PRIVFACE_USER;
-const PASSWORD = process.env.PRIVFACE_PASSWORD;
 const DATASET_ID = process.env.PRIVFACE_DATASET_ID;
-const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'e2e-screenshots');
 const TRAIN_TIMEOUT_MS = 240 * 1000;
 const OVERALL_TIMEOUT_MS = TRAIN_TIMEOUT_MS + 3 * 60 * 1000;
 const RUN_NAME = `e2e dp run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
 
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-let page = null;
-let currentStep = 'setup';
-
-async function step(name, fn) {
-  currentStep = name;
-  const t = Date.now();
-  const detail = await fn();
-  console.log(`ok   ${name}${detail ? ` — ${detail}` : ''} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
-const apiPath = (r) => new URL(r.url()).pathname;
-const text = async (locator) => (await locator.textContent())?.trim();
 /** The number in an ε text ("2.31"), NaN for "—" / "∞". */
 const epsilonOf = (s) => (s && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN);
 
@@ -56,37 +34,15 @@ async function estimateText(previous) {
   }
 }
 
-async function main() {
-  if (!USER || !PASSWORD) throw new Error('PRIVFACE_USER and PRIVFACE_PASSWORD must be set');
-  if (!DATASET_ID || !/^\d+$/.test(DATASET_ID)) throw new Error('PRIVFACE_DATASET_ID must be set to the id of a READY dataset');
-  mkdirSync(SHOTS, { recursive: true });
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const pageErrors = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
-
+await runE2E('training', {
+  timeoutMs: OVERALL_TIMEOUT_MS,
+  viewport: { width: 1280, height: 900 },
+  setup: async () => {
+    if (!DATASET_ID || !/^\d+$/.test(DATASET_ID)) throw new Error('PRIVFACE_DATASET_ID must be set to the id of a READY dataset');
+  },
+  steps: async () => {
     await step('log in', async () => {
-      await page.goto(`${BASE}/login`);
-      await page.getByLabel('Username', { exact: true }).fill(USER);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      await logIn();
     });
 
     let datasetName = '';
@@ -220,33 +176,5 @@ async function main() {
       const entries = await ledger.locator('tbody tr').count();
       return `total ε = ${total} over ${entries} run(s)`;
     });
-
-    if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
-  } catch (err) {
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
-    if (page) {
-      console.error(`page URL at failure: ${page.url()}`);
-      const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
-      if (alerts.length) console.error(`messages shown on the page: ${alerts.map((a) => a.trim()).join(' | ')}`);
-      await shot('failure.png').catch((e) => console.error(`could not save failure.png: ${e}`));
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`FAIL ${currentStep}: overall timeout (${OVERALL_TIMEOUT_MS / 1000}s) exceeded`);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-watchdog.unref();
-
-try {
-  await main();
-  console.log(`PASS training e2e (${elapsed()}), screenshots in ${SHOTS}`);
-  process.exit(0);
-} catch (err) {
-  console.error(`FAIL ${currentStep}: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
-}
+  },
+});

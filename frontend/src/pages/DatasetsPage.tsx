@@ -4,6 +4,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { messageOf } from '../api';
 import { DatasetStatusBadge } from '../components/DatasetStatusBadge';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { ListCard } from '../components/ListCard';
 import { createDataset, listDatasets } from '../datasets';
 import { formatTime } from '../jobs';
 import type { Dataset } from '../types';
@@ -69,12 +70,14 @@ export function DatasetsPage() {
         <ErrorMessage error={createError} />
       </form>
       <ErrorMessage error={error} />
-      <section className="card">
-        {datasets === null ? (
-          !error && <p className="muted">Loading…</p>
-        ) : datasets.length === 0 ? (
-          <p className="muted">No datasets yet. Create one, then upload its RecordIO files.</p>
-        ) : (
+      <ListCard
+        items={datasets}
+        count={count}
+        error={error}
+        noun="datasets"
+        empty={<p className="muted">No datasets yet. Create one, then upload its RecordIO files.</p>}
+      >
+        {(rows) => (
           <table className="table">
             <thead>
               <tr>
@@ -86,7 +89,7 @@ export function DatasetsPage() {
               </tr>
             </thead>
             <tbody>
-              {datasets.map((d) => (
+              {rows.map((d) => (
                 <tr
                   key={d.id}
                   className="row-link"
@@ -109,12 +112,7 @@ export function DatasetsPage() {
             </tbody>
           </table>
         )}
-        {datasets && count > datasets.length && (
-          <p className="muted">
-            Showing the newest {datasets.length} of {count} datasets.
-          </p>
-        )}
-      </section>
+      </ListCard>
     </>
   );
 }

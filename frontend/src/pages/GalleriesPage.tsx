@@ -4,6 +4,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { messageOf } from '../api';
 import { EmbedderName } from '../components/EmbedderName';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { ListCard } from '../components/ListCard';
 import { GalleryStatusBadge } from '../components/GalleryStatusBadge';
 import {
   LabelledPhotosFields,
@@ -59,12 +60,14 @@ export function GalleriesPage() {
         </button>
       </div>
       <ErrorMessage error={error} />
-      <section className="card">
-        {galleries === null ? (
-          !error && <p className="muted">Loading…</p>
-        ) : galleries.length === 0 ? (
-          <p className="muted">No galleries yet. Create one below from a ready dataset or from labelled photos.</p>
-        ) : (
+      <ListCard
+        items={galleries}
+        count={count}
+        error={error}
+        noun="galleries"
+        empty={<p className="muted">No galleries yet. Create one below from a ready dataset or from labelled photos.</p>}
+      >
+        {(rows) => (
           <table className="table">
             <thead>
               <tr>
@@ -78,7 +81,7 @@ export function GalleriesPage() {
               </tr>
             </thead>
             <tbody>
-              {galleries.map((g) => (
+              {rows.map((g) => (
                 <tr key={g.id} data-testid={`gallery-row-${g.id}`}>
                   <td>
                     <Link to={`/galleries/${g.id}`}>{g.name}</Link>
@@ -102,12 +105,7 @@ export function GalleriesPage() {
             </tbody>
           </table>
         )}
-        {galleries && count > galleries.length && (
-          <p className="muted">
-            Showing the newest {galleries.length} of {count} galleries.
-          </p>
-        )}
-      </section>
+      </ListCard>
       <CreateGalleryForm datasets={datasets} datasetsError={datasetsError} />
     </>
   );

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { messageOf } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { ListCard } from '../components/ListCard';
 import { PrivateBadge } from '../components/PrivateBadge';
 import { listDatasets } from '../datasets';
 import { formatTime } from '../jobs';
@@ -48,14 +49,18 @@ export function ModelsPage() {
         </div>
       </div>
       <ErrorMessage error={error} />
-      <section className="card">
-        {models === null ? (
-          !error && <p className="muted">Loading…</p>
-        ) : models.length === 0 ? (
+      <ListCard
+        items={models}
+        count={count}
+        error={error}
+        noun="models"
+        empty={
           <p className="muted" data-testid="no-models">
             No models yet. <Link to="/training">Train one</Link> on a ready dataset.
           </p>
-        ) : (
+        }
+      >
+        {(rows) => (
           <table className="table" aria-label="Models">
             <thead>
               <tr>
@@ -74,7 +79,7 @@ export function ModelsPage() {
               </tr>
             </thead>
             <tbody>
-              {models.map((m) => (
+              {rows.map((m) => (
                 <tr key={m.id} data-testid={`model-row-${m.id}`}>
                   <td>
                     <Link to={`/models/${m.id}`}>{m.name || `Model #${m.id}`}</Link>
@@ -101,12 +106,7 @@ export function ModelsPage() {
             </tbody>
           </table>
         )}
-        {models && count > models.length && (
-          <p className="muted">
-            Showing the newest {models.length} of {count} models.
-          </p>
-        )}
-      </section>
+      </ListCard>
     </>
   );
 }

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { messageOf } from '../api';
@@ -7,32 +7,15 @@ import { ErrorMessage } from '../components/ErrorMessage';
 import { ListCard } from '../components/ListCard';
 import { createDataset, listDatasets } from '../datasets';
 import { formatTime } from '../jobs';
-import type { Dataset } from '../types';
+import { usePageList } from '../usePageList';
 
 /** The user's datasets (newest first) and a form to start a new one. No polling. */
 export function DatasetsPage() {
   const navigate = useNavigate();
-  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
-  const [count, setCount] = useState(0);
-  const [error, setError] = useState<string | null>(null);
+  const { items: datasets, count, error, reload: load } = usePageList(listDatasets);
   const [name, setName] = useState('');
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      const page = await listDatasets();
-      setDatasets(page.results);
-      setCount(page.count);
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   async function onCreate(e: FormEvent) {
     e.preventDefault();

@@ -1,31 +1,13 @@
-import { useCallback, useEffect, useState } from 'react';
-import { messageOf } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { JobsTable } from '../components/JobsTable';
 import { StartSelfTestForm } from '../components/StartSelfTestForm';
 import { listJobs } from '../jobs';
 import type { Job } from '../types';
+import { usePageList } from '../usePageList';
 
 /** The user's jobs. Loaded when the page is opened (and on "Refresh"); no polling. */
 export function JobsPage() {
-  const [jobs, setJobs] = useState<Job[] | null>(null);
-  const [count, setCount] = useState(0);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      const page = await listJobs();
-      setJobs(page.results);
-      setCount(page.count);
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { items: jobs, setItems: setJobs, count, setCount, error, reload: load } = usePageList(listJobs);
 
   function onCreated(job: Job) {
     setJobs((list) => [job, ...(list ?? []).filter((j) => j.id !== job.id)]);

@@ -1,6 +1,4 @@
-"""Training input: folder and RecordIO sources, label remapping, held-out split, decoding, prefetching."""
-
-import threading
+"""Training input: folder and RecordIO sources, label remapping, held-out split, decoding."""
 
 import cv2
 import numpy as np
@@ -8,7 +6,7 @@ import pytest
 
 from datasets.engine.errors import DatasetError
 from training.engine.data import FolderSource, LabelMap, RecordSource, holdout_split
-from training.engine.pipeline import ImageFetcher, Prefetcher, decode_image, normalize
+from training.engine.pipeline import ImageFetcher, decode_image, normalize
 
 
 def test_folder_and_recordio_give_the_same_images_and_labels(webface_tiny, webface_tiny_folder):
@@ -86,22 +84,3 @@ def test_fetcher_flips_about_half_and_maps_subset_positions(webface_tiny_folder)
     assert 8 <= sum(mirrored) <= 28
     assert fetch(np.zeros(0, int))[0].shape == (0, 32, 32, 3)
     fetch.close()
-
-
-def test_prefetcher_keeps_order_passes_errors_and_stops_its_thread():
-    batches = [np.array([i]) for i in range(20)]
-    got = [int(i[0]) for i, *_ in Prefetcher(batches, lambda i: (i * 2, i), depth=3)]
-    assert got == list(range(20))
-
-    def failing(indices):
-        if indices[0] == 3:
-            raise DatasetError("broken image")
-        return indices, indices
-
-    with pytest.raises(DatasetError, match="broken image"):
-        list(Prefetcher(batches, failing, depth=2))
-    with Prefetcher(iter(batches), lambda i: (i, i), depth=2) as prefetcher:
-        for indices, *_ in prefetcher:
-            if indices[0] == 2:
-                break
-    assert not any(t.name == "prefetch" and t.is_alive() for t in threading.enumerate())

@@ -67,7 +67,7 @@ class TrainConfig:
     train_eval_samples: int = 2048  # training images re-evaluated each epoch for train accuracy
     eval_batch_size: int = 256
     prefetch_batches: int = 2
-    decode_threads: int = 1
+    decode_threads: int = 0  # batches decoded at once; 0: tf.data picks (AUTOTUNE)
     mixed_precision: bool | None = None  # None: on when a GPU is present (non-DP runs only)
     devices: tuple[str, ...] = ()  # mirror over these (e.g. "/gpu:0", "/gpu:1"); default: all GPUs if several
     dataset_name: str | None = None  # for the model card; default: the folder or .rec name
@@ -103,11 +103,11 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _choice("accountant", self.accountant, ACCOUNTANTS)
-        for name in ("image_size", "embedding_size", "epochs", "batch_size", "eval_batch_size", "decode_threads"):
+        for name in ("image_size", "embedding_size", "epochs", "batch_size", "eval_batch_size"):
             _positive_int(name, getattr(self, name))
         if self.image_size < 16:
             raise ConfigError("image_size", f"must be at least 16, got {self.image_size}")
-        for name in ("train_eval_samples", "prefetch_batches"):
+        for name in ("train_eval_samples", "prefetch_batches", "decode_threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(name, f"must be a whole number >= 0, got {value!r}")

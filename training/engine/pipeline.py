@@ -1,16 +1,15 @@
-"""Decoding batches of face images, and decoding the next ones while the current step runs.
+"""Decoding batches of face images with OpenCV, for evaluation and the audit.
 
 Images become float32 RGB in [-1, 1) as ``(x - 127.5) / 128`` (insightface's
 normalisation), resized to the model's input side if they are not already that size.
 JPEG payloads hold BGR arrays (MXNet and insightface pack with OpenCV), so OpenCV decodes
-them and the channels are swapped to RGB. No TensorFlow here.
+them and the channels are swapped to RGB. No TensorFlow here; training batches come
+through ``tf_input`` (tf.data), which decodes the same pixels.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -79,65 +78,3 @@ class ImageFetcher:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-_DONE = object()
-
-
-class Prefetcher:
-    """Yields ``(indices, images, labels)`` for ``batches``, fetched up to ``depth`` batches ahead.
-
-    A background thread runs ``fetch``; an exception there comes out of the iteration.
-    ``close()`` (or leaving a ``with`` block) stops the thread, e.g. after a cancellation.
-    ``depth=0`` fetches inline.
-    """
-
-    def __init__(self, batches: Iterable[np.ndarray], fetch: Fetch, depth: int = 2) -> None:
-        self._batches, self._fetch, self._depth = batches, fetch, depth
-        self._stop = threading.Event()
-        self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            for indices in self._batches:
-                if not self._put((indices, *self._fetch(indices))):
-                    return
-            self._put(_DONE)
-        except BaseException as err:  # handed to the consumer, which re-raises it
-            self._put(err)
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        if self._depth == 0:
-            for indices in self._batches:
-                yield (indices, *self._fetch(indices))
-            return
-        self._thread = threading.Thread(target=self._work, name="prefetch", daemon=True)
-        self._thread.start()
-        while True:
-            item = self._queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

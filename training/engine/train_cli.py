@@ -69,7 +69,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                      help="checkpoint, metrics.jsonl and export/ go here")
     run.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output_dir")
     run.add_argument("--seed", metavar="S", help="fixes batches, flips and initial weights (default: random)")
-    run.add_argument("--decode_threads", metavar="T", default=str(defaults.decode_threads), help="JPEG decoders (1)")
+    run.add_argument(
+        "--decode_threads", metavar="T", default=str(defaults.decode_threads), help="batches decoded at once (0: auto)"
+    )
     run.add_argument("--json", action="store_true", help="last line of output is the result as JSON")
 
 

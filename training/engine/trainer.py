@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -46,8 +47,9 @@ from training.engine.model_card import RunFacts
 from training.engine.model_card import build as build_model_card
 from training.engine.models import build_backbone
 from training.engine.optim import learning_rate, make_optimizer
-from training.engine.pipeline import ImageFetcher, Prefetcher
+from training.engine.pipeline import ImageFetcher
 from training.engine.sampling import poisson_batches, shuffled_batches
+from training.engine.tf_input import TrainingInput
 from training.engine.verification import VerificationSet
 
 BackboneFactory = Callable[[str, int, bool, int], keras.Model]  # (name, embedding_size, dp, input_size)
@@ -176,7 +178,7 @@ class _Run:
                             f"the checkpoint had {state['num_train']})")
         if config.batch_size > self.num_train:
             raise ConfigError("batch_size", f"must be at most the number of training images ({self.num_train})")
-        size, threads = config.image_size, config.decode_threads
+        size, threads = config.image_size, config.decode_threads or min(os.cpu_count() or 1, 8)
         self.train_images = ImageFetcher(self.source, self.train_pos, self.labels, size, threads)
         self.held_images = ImageFetcher(self.source, self.held_pos, self.labels, size, threads)
         eval_rng = np.random.default_rng([self.seed, _EVAL])
@@ -341,24 +343,24 @@ class _Run:
         flip_rng = np.random.default_rng([self.seed, _FLIPS, self.epoch]) if config.flip else None
         start, losses, sizes, clipped = time.monotonic(), [], [], []
         lr = config.lr
-        fetch = lambda indices: self.train_images(indices, flip_rng)  # noqa: E731
-        with Prefetcher(self._batches(allowed), fetch, config.prefetch_batches) as batches:
-            for _, images, labels in batches:
-                if self.cancel_check is not None:
-                    self.cancel_check()
-                lr = learning_rate(config, self.step, self.total_steps, self.num_train / config.batch_size)
-                self.optimizer.learning_rate = lr
-                stats = self.trainer.train_step(images, labels)
-                if self.dp:
-                    self.accountant.step(self.noise, self.sample_rate)
-                self.step += 1
-                if stats["batch_size"]:
-                    losses.append(stats["loss"] * stats["batch_size"])
-                    sizes.append(stats["batch_size"])
-                    clipped.append(stats["clipped_fraction"] * stats["batch_size"])
-                self.callbacks.on_step(
-                    self.step, self.total_steps, {**stats, "lr": lr, "epoch": self.epoch + 1}
-                )
+        batches = TrainingInput(
+            self.source, self.train_pos, self.labels, config.image_size, self._batches(allowed),
+            flip_rng, config.decode_threads, config.prefetch_batches,
+        )
+        for images, labels in batches:
+            if self.cancel_check is not None:
+                self.cancel_check()
+            lr = learning_rate(config, self.step, self.total_steps, self.num_train / config.batch_size)
+            self.optimizer.learning_rate = lr
+            stats = self.trainer.train_step(images, labels)
+            if self.dp:
+                self.accountant.step(self.noise, self.sample_rate)
+            self.step += 1
+            if stats["batch_size"]:
+                losses.append(stats["loss"] * stats["batch_size"])
+                sizes.append(stats["batch_size"])
+                clipped.append(stats["clipped_fraction"] * stats["batch_size"])
+            self.callbacks.on_step(self.step, self.total_steps, {**stats, "lr": lr, "epoch": self.epoch + 1})
         seconds = time.monotonic() - start
         self.epoch += 1
         seen = sum(sizes)

@@ -35,6 +35,8 @@ export class FakeUploadServer {
   readonly requests: string[] = [];
   intercept: Intercept | null = null;
   private nextId = 1;
+  /** Requests are handled one at a time in arrival order, as Django's one sync thread does. */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(readonly datasetId = 7) {}
 
@@ -77,7 +79,13 @@ export class FakeUploadServer {
     };
   }
 
-  private async handle(url: string, init: RequestInit): Promise<Response> {
+  private handle(url: string, init: RequestInit): Promise<Response> {
+    const done = this.turn.then(() => this.serve(url, init));
+    this.turn = done.catch(() => undefined);
+    return done;
+  }
+
+  private async serve(url: string, init: RequestInit): Promise<Response> {
     const method = init.method ?? 'GET';
     const u = new URL(url, 'http://test');
     const offsetParam = u.searchParams.get('offset');

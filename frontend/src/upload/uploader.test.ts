@@ -149,7 +149,7 @@ describe('Uploader', () => {
 
   it('jumps to `received` on a 409 carrying it', async () => {
     const content = bytes(40);
-    const up = makeUploader();
+    const up = makeUploader({ window: 1 });
     server.intercept = ({ method, offset }) => {
       if (method === 'PUT' && offset === 20 && !server.puts.some((p) => p.offset === 20)) {
         // The server lost the second chunk (e.g. restored from a snapshot).
@@ -167,7 +167,7 @@ describe('Uploader', () => {
 
   it('retries a dropped connection and a 503 with backoff, from the offset the server reports', async () => {
     const content = bytes(30);
-    const up = makeUploader();
+    const up = makeUploader({ window: 1 });
     let failures = 0;
     server.intercept = ({ method, offset }) => {
       if (method === 'PUT' && offset === 10 && failures < 2) {
@@ -211,7 +211,7 @@ describe('Uploader', () => {
 
   it('pause stops after the chunk in flight; resume continues from there', async () => {
     const content = bytes(50);
-    const up = makeUploader();
+    const up = makeUploader({ window: 1 });
     const gate = deferred();
     server.intercept = async ({ method, offset }) => {
       if (method === 'PUT' && offset === 10) await gate.promise;
@@ -300,7 +300,7 @@ describe('Uploader', () => {
 
   it('reports speed and time left while uploading', async () => {
     let t = 0;
-    const up = makeUploader({ now: () => t });
+    const up = makeUploader({ window: 1, now: () => t });
     const gate = deferred();
     server.intercept = async ({ method, offset }) => {
       t += 1000; // each request takes a second
@@ -314,6 +314,94 @@ describe('Uploader', () => {
     expect(entry.eta).toBeCloseTo(2, 5);
     gate.release();
     await until(up, 'train.rec', 'complete');
+  });
+
+  describe('with two chunks under way (the default)', () => {
+    it('sends the next chunk before the server has answered the one before', async () => {
+      const up = makeUploader();
+      expect(up.window).toBe(2);
+      const gate = deferred();
+      server.intercept = async ({ method, offset }) => {
+        if (method === 'PUT' && offset === 0) await gate.promise;
+        return undefined;
+      };
+      up.add([fileOf('train.rec', bytes(35))]);
+      const putCalls = () => vi.mocked(fetch).mock.calls.filter(([, init]) => init?.method === 'PUT').map(([url]) => String(url));
+      await vi.waitFor(() => expect(putCalls()).toHaveLength(2));
+      expect(putCalls()).toEqual([`/api/datasets/${DATASET}/files/1/chunk/?offset=0`, `/api/datasets/${DATASET}/files/1/chunk/?offset=10`]);
+      gate.release();
+      await until(up, 'train.rec', 'complete');
+      expect(server.puts.map((p) => p.offset)).toEqual([0, 10, 20, 30]);
+      expect(server.content('train.rec')).toEqual(bytes(35));
+    });
+
+    it('a chunk that overtakes the one before is sent again after it', async () => {
+      const up = makeUploader();
+      let first = true;
+      server.intercept = ({ method, offset }) => {
+        if (method === 'PUT' && offset === 10 && first) {
+          first = false; // as if chunk 10 reached the server before chunk 0
+          server.puts.push({ fileId: 1, offset: 10, length: 0 });
+          return new Response(JSON.stringify({ detail: 'gap', received: 0 }), { status: 409 });
+        }
+        return undefined;
+      };
+      up.add([fileOf('train.rec', bytes(30))]);
+      await until(up, 'train.rec', 'complete');
+      expect(server.content('train.rec')).toEqual(bytes(30));
+      const offsets = server.puts.map((p) => p.offset);
+      expect(offsets.slice(0, 2)).toEqual([0, 10]);
+      expect(offsets.filter((o) => o === 10)).toHaveLength(2);
+      expect(up.getSnapshot().entries[0].error).toBeNull();
+    });
+
+    it('recovers from lost bytes and a dropped connection with chunks under way', async () => {
+      const content = bytes(60);
+      const up = makeUploader();
+      let lost = false;
+      let dropped = false;
+      server.intercept = ({ method, offset }) => {
+        if (method === 'PUT' && offset === 20 && !lost) {
+          lost = true;
+          server.puts.push({ fileId: 1, offset: 20, length: 0 });
+          server.byName('train.rec')!.meta.received = 10; // the server lost the second chunk
+          return new Response(JSON.stringify({ detail: 'resume from offset 10', received: 10 }), { status: 409 });
+        }
+        if (method === 'PUT' && offset === 40 && !dropped) {
+          dropped = true;
+          return 'network';
+        }
+        return undefined;
+      };
+      up.add([fileOf('train.rec', content)]);
+      await until(up, 'train.rec', 'complete');
+      expect(server.content('train.rec')).toEqual(content);
+      expect(server.requests).toContain(`GET /api/datasets/${DATASET}/files/1/`);
+      expect(server.byName('train.rec')!.meta.complete).toBe(true);
+    });
+
+    it('pause lets the chunks under way land, then resume goes on from the server', async () => {
+      const content = bytes(60);
+      const up = makeUploader();
+      const gate = deferred();
+      server.intercept = async ({ method, offset }) => {
+        if (method === 'PUT' && offset === 10) await gate.promise;
+        return undefined;
+      };
+      up.add([fileOf('train.rec', content)]);
+      await vi.waitFor(() => expect(server.requests).toContain('PUT /api/datasets/7/files/1/chunk/?offset=10'));
+      up.pause('train.rec');
+      gate.release();
+      await until(up, 'train.rec', 'paused');
+      const sent = server.puts.length;
+      expect(sent).toBeGreaterThanOrEqual(2);
+      expect(sent).toBeLessThanOrEqual(3); // the chunks under way, nothing after the pause
+      expect(up.getSnapshot().entries[0].received).toBe(server.byName('train.rec')!.meta.received);
+      up.resume('train.rec');
+      await until(up, 'train.rec', 'complete');
+      expect(server.content('train.rec')).toEqual(content);
+      expect(server.puts.map((p) => p.offset)).toEqual([0, 10, 20, 30, 40, 50].slice(0, server.puts.length));
+    });
   });
 });
 

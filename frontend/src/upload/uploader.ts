@@ -1,16 +1,18 @@
 // Resumable, chunked upload of dataset files (no React in here; the page subscribes).
 //
-// Per file: hash (SHA-256, incremental) → announce (POST files/) → PUT chunks in order,
-// each at the server's `received` offset → POST complete (server checks the SHA-256).
+// Per file: hash (SHA-256, incremental) → announce (POST files/) → PUT chunks in order from
+// the server's `received` offset, two under way at once → POST complete (server checks the SHA-256).
 // - fetch rejects / 5xx: wait with backoff, GET the file, go on from its `received`.
 // - 409 carrying `received`: go on from there (the server has fewer bytes than we thought).
-// - pause: stops after the chunk in flight; resume asks the server where to go on.
+// - pause: stops after the chunks in flight; resume asks the server where to go on.
 // - after a page reload the server still knows `received`; the hash is kept in
 //   localStorage so dropping the same file again resumes without hashing it again.
 import { ApiError, api, messageOf } from '../api';
 import type { DatasetFile } from '../types';
 
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
+/** Chunks of a file under way at once (bench/upload_throughput.py --in_flight). */
+export const DEFAULT_WINDOW = 2;
 /** The server refuses bodies over 64 MiB. */
 export const MAX_CHUNK_SIZE = 64 << 20;
 /** Test hook: bytes per chunk (the e2e uses tiny chunks). */
@@ -207,6 +209,9 @@ export interface UploaderOptions {
   chunkSize?: number;
   /** Files uploaded at the same time (1 or 2). */
   concurrency?: number;
+  /** Chunks of one file under way at once (1 to 4, default 2): the next chunk travels
+   *  while the server writes and syncs the one before. */
+  window?: number;
   retry?: Partial<RetryPolicy>;
   hash?: HashFn;
   storage?: Storage | null;
@@ -244,10 +249,14 @@ function receivedOf(err: ApiError): number | null {
 
 class Stopped extends Error {}
 
+/** A chunk PUT's outcome; errors are values so that chunks under way never reject unseen. */
+type Sent = { file: DatasetFile } | { error: unknown };
+
 export class Uploader {
   readonly datasetId: number;
   readonly chunkSize: number;
   private readonly concurrency: number;
+  readonly window: number;
   private readonly retry: RetryPolicy;
   private readonly hash: HashFn;
   private readonly storage: Storage | null;
@@ -266,6 +275,7 @@ export class Uploader {
     this.storage = opts.storage === undefined ? defaultStorage() : opts.storage;
     this.chunkSize = Math.min(MAX_CHUNK_SIZE, Math.max(1, opts.chunkSize ?? chunkSizeSetting(this.storage)));
     this.concurrency = Math.max(1, Math.min(2, opts.concurrency ?? 1));
+    this.window = Math.max(1, Math.min(4, opts.window ?? DEFAULT_WINDOW));
     this.retry = { maxRetries: 8, baseDelayMs: 1000, maxDelayMs: 30_000, ...opts.retry };
     this.hash = opts.hash ?? sha256OfBlob;
     this.now = opts.now ?? (() => performance.now());
@@ -461,31 +471,46 @@ export class Uploader {
     this.remember(task);
     this.noteFile(task, file);
 
-    // 3. Chunks in order from the server's offset, then 4. complete (checksum on the server).
+    // 3. Chunks from the server's offset, `window` of them under way at once, then
+    // 4. complete (checksum on the server). The server stores chunks in order: one that
+    // overtakes its predecessor gets a 409 and is sent again once that one has landed.
     const url = `${base}${file.id}/`;
-    let offset = file.received;
+    let next = file.received; // the first byte not yet sent
     let resync = false;
     let conflicts = 0;
+    const inflight: Array<Promise<Sent>> = [];
+    let lastLeft: Promise<void> = Promise.resolve();
+    const settle = () => Promise.all(inflight.splice(0)); // let chunks under way land
     this.setPhase(task, 'uploading');
     while (!file.complete) {
-      if (task.stop) throw new Stopped();
       try {
         if (resync) {
+          await settle();
+          if (task.stop) throw new Stopped();
           file = await api.get<DatasetFile>(url);
           resync = false;
           task.samples = [];
-          offset = file.received;
+          next = file.received;
           if (task.phase === 'retrying') task.phase = 'uploading';
           this.noteFile(task, file);
           continue;
         }
-        if (offset < task.size) {
-          const end = Math.min(task.size, offset + this.chunkSize);
-          // The chunk's own digest lets the server refuse bytes damaged on the way.
-          const bytes = new Uint8Array(await readSlice(task.file.slice(offset, end)));
-          const headers = { 'X-Chunk-Sha256': await chunkSha256(bytes) };
-          file = await api.put<DatasetFile>(`${url}chunk/?offset=${offset}`, new Blob([bytes]), headers);
-          offset = file.received;
+        while (!task.stop && inflight.length < this.window && next < task.size) {
+          const end = Math.min(task.size, next + this.chunkSize);
+          const [sent, left] = this.putChunk(task, url, next, end, lastLeft);
+          inflight.push(sent);
+          lastLeft = left;
+          next = end;
+        }
+        if (inflight.length) {
+          const sent = await inflight.shift()!;
+          if ('error' in sent) throw sent.error;
+          file = sent.file;
+        } else if (task.stop) {
+          throw new Stopped();
+        } else if (file.received < task.size) {
+          resync = true; // everything sent, yet the server has less: ask where to go on
+          continue;
         } else {
           this.setPhase(task, 'completing');
           file = await api.post<DatasetFile>(`${url}complete/`);
@@ -495,14 +520,13 @@ export class Uploader {
         if (task.phase === 'retrying') task.phase = 'uploading';
         this.noteFile(task, file);
       } catch (err) {
-        if (err instanceof ApiError && err.status === 409) {
+        if (err instanceof ApiError && err.status === 409 && ++conflicts <= MAX_CONFLICTS) {
           // Fewer bytes on the server than we assumed: go on from where it is.
-          if (++conflicts > MAX_CONFLICTS) throw err;
           const received = receivedOf(err);
-          if (received === null) {
-            resync = true; // e.g. "not all bytes are there": ask where to go on
+          if (received === null || inflight.length) {
+            resync = true; // e.g. "not all bytes are there", or chunks still under way
           } else {
-            offset = received;
+            next = received;
             task.samples = [];
             task.received = received;
             this.emit();
@@ -510,7 +534,13 @@ export class Uploader {
           if (task.phase === 'completing') task.phase = 'uploading';
           continue;
         }
-        await this.backoff(task, err);
+        try {
+          if (err instanceof Stopped || (err instanceof ApiError && err.status === 409)) throw err;
+          await this.backoff(task, err);
+        } catch (fatal) {
+          await settle(); // nothing of this file is sent after its error is shown
+          throw fatal;
+        }
         resync = true; // a chunk may or may not have landed: the server knows
       }
     }
@@ -578,6 +608,29 @@ export class Uploader {
       },
       this.storage,
     );
+  }
+
+  /** PUT one chunk; `after` resolves when the previous chunk's request has gone out, so
+   *  chunks leave in order even when one is read and hashed sooner than the one before. */
+  private putChunk(task: Task, url: string, offset: number, end: number, after: Promise<void>): [Promise<Sent>, Promise<void>] {
+    let leave!: () => void;
+    const left = new Promise<void>((resolve) => (leave = resolve));
+    const sent = (async (): Promise<Sent> => {
+      try {
+        const bytes = new Uint8Array(await readSlice(task.file.slice(offset, end)));
+        // The chunk's own digest lets the server refuse bytes damaged on the way.
+        const headers = { 'X-Chunk-Sha256': await chunkSha256(bytes) };
+        await after;
+        const request = api.put<DatasetFile>(`${url}chunk/?offset=${offset}`, new Blob([bytes]), headers);
+        leave();
+        return { file: await request };
+      } catch (error) {
+        return { error };
+      } finally {
+        leave();
+      }
+    })();
+    return [sent, left];
   }
 
   private noteFile(task: Task, file: DatasetFile): void {

@@ -105,8 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size_mb", type=int, default=2048)
     parser.add_argument("--chunk_mb", type=int, default=8)
-    parser.add_argument("--in_flight", type=int, default=1,
-                        help="chunks sent at once (1: one after another, as the dashboard does)")
+    parser.add_argument("--in_flight", type=int, default=2,
+                        help="chunks under way at once (2, as the dashboard's uploader; 1: one after another)")
     parser.add_argument("--json", action="store_true", help="only the JSON line")
     args = parser.parse_args()
     size, chunk = args.size_mb << 20, args.chunk_mb << 20

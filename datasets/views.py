@@ -139,7 +139,7 @@ class ChunkView(APIView):
             raise UserError("a chunk needs a non-empty body with Content-Length")
         if int(length) > settings.UPLOAD_CHUNK_MAX_BYTES:
             raise TooLarge(f"chunks are at most {settings.UPLOAD_CHUNK_MAX_BYTES} bytes")
-        # request.stream reads the spooled body in blocks: memory stays flat.
+        # One chunk (at most UPLOAD_CHUNK_MAX_BYTES) is held in memory while it is checked and written.
         upload = actions.write_chunk(upload, offset, request.stream, int(length),
                                      sha256=request.headers.get("X-Chunk-Sha256", ""))
         return Response(DatasetFileSerializer(upload).data)

@@ -22,7 +22,9 @@ class _MarginHead(keras.layers.Layer):
     def __init__(self, num_classes: int, scale: float, margin: float, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_classes, self.scale, self.margin = num_classes, scale, margin
-        self.cosine = dp_layers.CosineDense(num_classes, name="cosine")
+        # Sublayers take the head's dtype, not the global policy: under mixed precision the
+        # head stays float32 (margins and logits in bfloat16 would be too coarse).
+        self.cosine = dp_layers.CosineDense(num_classes, name="cosine", dtype=self.dtype_policy)
 
     def build(self, input_shape) -> None:
         self.cosine.build(input_shape)
@@ -81,7 +83,7 @@ class SoftmaxHead(keras.layers.Layer):
     def __init__(self, num_classes: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_classes = num_classes
-        self.dense = dp_layers.Dense(num_classes, name="logits")
+        self.dense = dp_layers.Dense(num_classes, name="logits", dtype=self.dtype_policy)
 
     def build(self, input_shape) -> None:
         self.dense.build(input_shape)

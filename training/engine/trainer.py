@@ -34,7 +34,7 @@ import keras
 import numpy as np
 
 from privface_site.errors import UserError
-from training.engine import checkpoint, distributed
+from training.engine import batchnorm, checkpoint, distributed
 from training.engine.accounting import PrivacyAccountant, calibrate_noise
 from training.engine.config import ConfigError, TrainConfig
 from training.engine.data import LabelMap, holdout_split, open_source
@@ -55,7 +55,7 @@ from training.engine.verification import VerificationSet
 BackboneFactory = Callable[[str, int, bool, int], keras.Model]  # (name, embedding_size, dp, input_size)
 METRICS_FILE = "metrics.jsonl"
 # Seed streams: one generator per purpose, so changing one use never shifts another.
-_SPLIT, _BATCHES, _FLIPS, _EVAL, _AUDIT = range(5)
+_SPLIT, _BATCHES, _FLIPS, _EVAL, _AUDIT, _BN = range(6)
 
 
 class Callbacks:
@@ -228,6 +228,7 @@ class _Run:
             self.devices = f"{gpus} GPU(s)" if gpus else "CPU"
         if config.seed is not None:
             keras.utils.set_random_seed(config.seed)  # reproducible initial weights
+        self.backbone_factory = backbone_factory
         with distributed.build_scope(self.strategy, self.mixed_precision):
             self.backbone = backbone_factory(config.model, config.embedding_size, self.dp, config.image_size)
             # Logits, margins and the loss stay float32 under mixed precision.
@@ -281,7 +282,7 @@ class _Run:
             self._epoch()
         audit = self.evaluator.audit(self.train_images, self.held_images, np.random.default_rng([self.seed, _AUDIT]))
         card = build_model_card(self.config, self._facts(), audit, self.warnings)
-        export_dir = export(self.out, self.backbone, card)
+        export_dir = export(self.out, self._backbone_for_export(), card)
         last = self.history[-1] if self.history else {}
         return TrainResult(
             output_dir=str(self.out),
@@ -299,6 +300,17 @@ class _Run:
             model_card=card,
             warnings=self.warnings,
         )
+
+    def _backbone_for_export(self) -> keras.Model:
+        """The trained backbone; after mixed precision, a float32 copy (the weights were float32
+        all along), so the registry's model computes and returns float32 embeddings."""
+        if not self.mixed_precision:
+            return self.backbone
+        config = self.config
+        with distributed.build_scope(None, False):
+            copy = self.backbone_factory(config.model, config.embedding_size, self.dp, config.image_size)
+        copy.set_weights([np.asarray(w) for w in self.backbone.get_weights()])
+        return copy
 
     def _epsilon(self) -> float | None:
         return self.accountant.get_epsilon(self.config.delta) if self.dp else None
@@ -376,6 +388,7 @@ class _Run:
         if self.dp:
             metrics["clipped_fraction"] = sum(clipped) / seen if seen else None
         started = time.monotonic()
+        self._recalibrate_batch_norm()
         metrics.update(self._evaluate())
         metrics["eval_seconds"] = round(time.monotonic() - started, 3)
         self.history.append(_json_safe(metrics))
@@ -383,6 +396,20 @@ class _Run:
         self.callbacks.on_epoch(self.epoch, self.history[-1])
 
     # -- evaluation -----------------------------------------------------------------------
+
+    def _recalibrate_batch_norm(self) -> None:
+        """Precise BN statistics (see ``batchnorm``) over the ``eval_train`` images, shuffled into
+        training-size batches; a no-op for GroupNorm (DP) models."""
+        if not batchnorm.batch_norm_layers(self.backbone) or not len(self.eval_train):
+            return
+        order = np.random.default_rng([self.seed, _BN, self.epoch]).permutation(self.eval_train)
+        size = self.config.batch_size
+        chunks = (order[start : start + size] for start in range(0, len(order), size))
+        if self.strategy is not None:
+            with self.strategy.scope():
+                batchnorm.recalibrate(self.backbone, (self.train_images(c)[0] for c in chunks))
+        else:
+            batchnorm.recalibrate(self.backbone, (self.train_images(c)[0] for c in chunks))
 
     def _evaluate(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {}

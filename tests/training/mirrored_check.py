@@ -73,7 +73,8 @@ def main(data: Path, out: Path) -> None:
                       "plain_steps": plain.steps, "plain_mixed": plain.model_card["training"]["mixed_precision"],
                       "plain_loss": [h["loss"] for h in plain.history],
                       "plain_accuracy": plain.history[-1]["train_accuracy"],
-                      "export_dtype": str(keras.ops.convert_to_numpy(embedding).dtype), "policy_after": keras.config.dtype_policy().name}))
+                      "export_dtype": str(keras.ops.convert_to_numpy(embedding).dtype),
+                      "policy_after": keras.config.dtype_policy().name}))
 
 
 if __name__ == "__main__":

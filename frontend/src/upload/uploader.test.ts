@@ -56,6 +56,16 @@ function deferred() {
   return { promise, release };
 }
 
+/** Hold the server's answer to the chunk PUT at `offset` until the returned gate is released. */
+function holdChunkAt(server: FakeUploadServer, offset: number) {
+  const gate = deferred();
+  server.intercept = async (req) => {
+    if (req.method === 'PUT' && req.offset === offset) await gate.promise;
+    return undefined;
+  };
+  return gate;
+}
+
 describe('Uploader', () => {
   let server: FakeUploadServer;
 
@@ -212,11 +222,7 @@ describe('Uploader', () => {
   it('pause stops after the chunk in flight; resume continues from there', async () => {
     const content = bytes(50);
     const up = makeUploader({ window: 1 });
-    const gate = deferred();
-    server.intercept = async ({ method, offset }) => {
-      if (method === 'PUT' && offset === 10) await gate.promise;
-      return undefined;
-    };
+    const gate = holdChunkAt(server, 10);
     up.add([fileOf('train.rec', content)]);
     await vi.waitFor(() => expect(server.requests).toContain('PUT /api/datasets/7/files/1/chunk/?offset=10'));
     up.pause('train.rec');
@@ -320,11 +326,7 @@ describe('Uploader', () => {
     it('sends the next chunk before the server has answered the one before', async () => {
       const up = makeUploader();
       expect(up.window).toBe(2);
-      const gate = deferred();
-      server.intercept = async ({ method, offset }) => {
-        if (method === 'PUT' && offset === 0) await gate.promise;
-        return undefined;
-      };
+      const gate = holdChunkAt(server, 0);
       up.add([fileOf('train.rec', bytes(35))]);
       const putCalls = () => vi.mocked(fetch).mock.calls.filter(([, init]) => init?.method === 'PUT').map(([url]) => String(url));
       await vi.waitFor(() => expect(putCalls()).toHaveLength(2));
@@ -383,11 +385,7 @@ describe('Uploader', () => {
     it('pause lets the chunks under way land, then resume goes on from the server', async () => {
       const content = bytes(60);
       const up = makeUploader();
-      const gate = deferred();
-      server.intercept = async ({ method, offset }) => {
-        if (method === 'PUT' && offset === 10) await gate.promise;
-        return undefined;
-      };
+      const gate = holdChunkAt(server, 10);
       up.add([fileOf('train.rec', content)]);
       await vi.waitFor(() => expect(server.requests).toContain('PUT /api/datasets/7/files/1/chunk/?offset=10'));
       up.pause('train.rec');

@@ -35,6 +35,20 @@ def gpu_count() -> int:
     return len(tf.config.list_physical_devices("GPU"))
 
 
+def allow_memory_growth() -> int:
+    """Let TensorFlow take GPU memory as it needs it instead of all of it at start-up, so a
+    second worker (or the evaluation of another job) can share the card. Only possible before
+    TensorFlow first touches the GPUs; later calls change nothing. Returns the GPUs set."""
+    done = 0
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            done += 1
+        except RuntimeError:  # already initialised in this process: keep its setting
+            pass
+    return done
+
+
 def make_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy | None:
     """MirroredStrategy over ``devices`` (or all GPUs when there are several); None for one device."""
     if devices:

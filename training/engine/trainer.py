@@ -214,6 +214,7 @@ class _Run:
 
     def _build(self, backbone_factory: BackboneFactory) -> None:
         config = self.config
+        distributed.allow_memory_growth()
         self.strategy = distributed.make_strategy(list(config.devices) or None)
         gpus = distributed.gpu_count()
         mixed = config.mixed_precision if config.mixed_precision is not None else gpus > 0

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from django.conf import settings
@@ -73,12 +74,17 @@ def write_chunk(upload: DatasetFile, offset: int, body: BinaryIO, length: int, *
     A gap is refused with the offset to resume from. With ``sha256`` (the client's digest
     of this chunk) a chunk damaged in transit is refused and ``received`` stays put.
 
-    The body is read and checked before the file's row is locked, so with two chunks under
-    way one is hashed while the other is written and synced.
+    A chunk that Django holds in memory (up to ``FILE_UPLOAD_MAX_MEMORY_SIZE``) is read and
+    checked before the file's row is locked, so with two chunks under way one is hashed
+    while the other is written and synced. A bigger one is streamed to the file in blocks
+    under the lock and checked after: memory stays bounded whatever the chunk size.
     """
-    blocks = _read_body(body, length)
-    if sha256 and _digest(blocks) != sha256.lower():
-        raise UserError(f"chunk at offset {offset} does not match its X-Chunk-Sha256: resend it")
+    digest = hashlib.sha256() if sha256 else None
+    in_memory = length <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    blocks = _body_blocks(body, length, digest)
+    if in_memory:
+        blocks = list(blocks)
+        _check_digest(digest, sha256, offset)
     with _file_lock(upload.pk), transaction.atomic():
         upload = DatasetFile.objects.select_for_update().select_related("dataset").get(pk=upload.pk)
         if upload.complete:
@@ -88,6 +94,8 @@ def write_chunk(upload: DatasetFile, offset: int, body: BinaryIO, length: int, *
         if offset + length > upload.size:
             raise UserError(f"chunk ends at byte {offset + length}, past the announced size {upload.size}")
         _write_blocks(upload.path, offset, upload.received, blocks)
+        if not in_memory:  # bytes past `received` that fail were never accepted: a resend overwrites them
+            _check_digest(digest, sha256, offset)
         upload.received = max(upload.received, offset + length)
         upload.save(update_fields=["received"])
     return upload
@@ -110,26 +118,25 @@ def _file_lock(pk: int) -> threading.Lock:
     return _FILE_LOCKS[pk % len(_FILE_LOCKS)]
 
 
-def _read_body(body: BinaryIO, length: int) -> list[bytes]:
-    """The chunk's bytes in blocks (Django has spooled the body; this does not join them)."""
-    blocks, got = [], 0
+def _body_blocks(body: BinaryIO, length: int, digest) -> Iterator[bytes]:
+    """The chunk's bytes in blocks of ``COPY_BLOCK``, hashed into ``digest`` on the way."""
+    got = 0
     while got < length:
         block = body.read(min(COPY_BLOCK, length - got))
         if not block:
             raise UserError(f"chunk body has {got} bytes, Content-Length said {length}")
-        blocks.append(block)
+        if digest is not None:
+            digest.update(block)
         got += len(block)
-    return blocks
+        yield block
 
 
-def _digest(blocks: list[bytes]) -> str:
-    digest = hashlib.sha256()
-    for block in blocks:
-        digest.update(block)
-    return digest.hexdigest()
+def _check_digest(digest, sha256: str, offset: int) -> None:
+    if digest is not None and digest.hexdigest() != sha256.lower():
+        raise UserError(f"chunk at offset {offset} does not match its X-Chunk-Sha256: resend it")
 
 
-def _write_blocks(path, offset: int, keep_until: int, blocks: list[bytes]) -> None:
+def _write_blocks(path, offset: int, keep_until: int, blocks: Iterable[bytes]) -> None:
     """Write the blocks to ``path`` from ``offset``, skipping bytes before ``keep_until``."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:

@@ -173,6 +173,30 @@ def test_a_chunk_with_a_wrong_digest_is_refused(alice_client, dataset):
     assert good.json()["received"] == 300
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["checked-before-the-lock", "streamed-under-the-lock"])
+def test_chunks_bigger_than_the_memory_spool_are_streamed_and_checked(alice_client, dataset, settings, in_memory):
+    # Django keeps a body up to FILE_UPLOAD_MAX_MEMORY_SIZE in memory; past that the chunk is
+    # streamed to the file in 1 MiB blocks and its digest is checked after the write.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = (4 << 20) if in_memory else (1 << 16)
+    data = bytes(range(251)) * 10_000  # 2.5 MB: several copy blocks
+    file_id = announce(alice_client, dataset["id"], "train.rec", data).json()["id"]
+    url = f"/api/datasets/{dataset['id']}/files/{file_id}/chunk/?offset="
+    first = alice_client.generic("PUT", url + "0", data[:2_000_000], content_type="application/octet-stream",
+                                 HTTP_X_CHUNK_SHA256=sha256(data[:2_000_000]))
+    assert first.json()["received"] == 2_000_000
+    # damaged on the way: refused, and nothing of it is accepted
+    damaged = data[1_000_000:1_999_999] + b"\0" + data[2_000_000:]
+    bad = alice_client.generic("PUT", url + "1000000", damaged, content_type="application/octet-stream",
+                               HTTP_X_CHUNK_SHA256=sha256(data[1_000_000:]))
+    assert bad.status_code == 400 and "does not match its X-Chunk-Sha256" in bad.json()["detail"]
+    assert alice_client.get(f"/api/datasets/{dataset['id']}/files/{file_id}/").json()["received"] == 2_000_000
+    good = alice_client.generic("PUT", url + "1000000", data[1_000_000:], content_type="application/octet-stream",
+                                HTTP_X_CHUNK_SHA256=sha256(data[1_000_000:]))
+    assert good.json()["received"] == len(data)
+    assert alice_client.post(f"/api/datasets/{dataset['id']}/files/{file_id}/complete/").status_code == 200
+    assert DatasetFile.objects.get(pk=file_id).path.read_bytes() == data
+
+
 def test_a_new_upload_starts_from_an_empty_file(alice_client, dataset):
     """Leftovers at the path of a new upload (ids restart with a restored database, say)
     must not end up in the file."""

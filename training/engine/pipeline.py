@@ -9,7 +9,6 @@ through ``tf_input`` (tf.data), which decodes the same pixels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -17,8 +16,6 @@ import numpy as np
 
 from datasets.engine.errors import DatasetError
 from training.engine.data import ImageSource
-
-Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def decode_image(data: bytes, size: int, where: str = "image") -> np.ndarray:

@@ -25,6 +25,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -406,10 +407,7 @@ class _Run:
         order = np.random.default_rng([self.seed, _BN, self.epoch]).permutation(self.eval_train)
         size = self.config.batch_size
         chunks = (order[start : start + size] for start in range(0, len(order), size))
-        if self.strategy is not None:
-            with self.strategy.scope():
-                batchnorm.recalibrate(self.backbone, (self.train_images(c)[0] for c in chunks))
-        else:
+        with self.strategy.scope() if self.strategy is not None else nullcontext():
             batchnorm.recalibrate(self.backbone, (self.train_images(c)[0] for c in chunks))
 
     def _evaluate(self) -> dict[str, Any]:

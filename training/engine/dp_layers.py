@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from training.engine.group_norm import GroupNorm
-from training.engine.taps import tap
+from training.engine.taps import recording, tap
 
 __all__ = ["Conv2D", "CosineDense", "Dense", "DepthwiseConv2D", "GroupNorm", "PReLU"]
 
@@ -70,10 +70,17 @@ class Dense(keras.layers.Dense):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class PReLU(keras.layers.PReLU):
+    """While taps are recorded, alpha enters broadcast to one copy per example (the tap's
+    output), so the backward pass itself sums each example's alpha gradient."""
+
     def call(self, inputs):
-        outputs = super().call(inputs)
-        tap(self, inputs, outputs)
-        return outputs
+        if not recording():
+            return super().call(inputs)
+        alpha = tf.convert_to_tensor(self.alpha)
+        per_example = tf.broadcast_to(alpha, tf.concat([tf.shape(inputs)[:1], tf.shape(alpha)], 0))
+        tap(self, [self.alpha], [per_example])
+        # Keras' own formula, with the per-example alpha.
+        return tf.nn.relu(inputs) - per_example * tf.nn.relu(-inputs)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

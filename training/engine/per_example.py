@@ -5,7 +5,8 @@ loss at ``y``. Row i of ``g`` is example i's own output gradient because no laye
 examples (no BatchNorm). Each rule returns the per-example squared norm of the layer's weight
 gradient, shape (B,), and a function that, given clip factors ``c`` (B,), returns
 ``sum_i c_i * grad_i`` for each weight, so no second backward pass is needed
-("book-keeping" ghost clipping).
+("book-keeping" ghost clipping). GroupNorm and PReLU instead tap per-example copies of their
+weights, so ``g`` is already the per-example weight gradient.
 
 Per layer the rule keeps whichever is smaller until the clip factors are known: the
 per-example weight gradients (small convolutions, norms) or the layer's input and output
@@ -209,32 +210,10 @@ def cosine_dense_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
     return sq, clipped
 
 
-def group_norm_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
-    """d gamma_i = sum over positions of g * xh = inv_std * (sum g*x - mean * sum g), per group."""
-    layer, (x, mean, inv_std) = t.layer, t.inputs
-    g = tf.reshape(g, tf.shape(x))
-    spatial = list(range(1, x.shape.rank - 2))
-    sum_g = tf.reduce_sum(g, axis=spatial) if spatial else g  # (B, G, Cg)
-    channels = (-1, int(x.shape[-2]) * int(x.shape[-1]))
-    grads = []
-    if layer.gamma is not None:
-        sum_gx = tf.reduce_sum(g * x, axis=spatial) if spatial else g * x
-        stats = (-1, int(x.shape[-2]), 1)
-        gamma = tf.reshape(inv_std, stats) * (sum_gx - tf.reshape(mean, stats) * sum_g)
-        grads.append((layer.gamma, tf.reshape(gamma, channels)))
-    if layer.beta is not None:
-        grads.append((layer.beta, tf.reshape(sum_g, channels)))
-    return _materialized(grads)
-
-
-def prelu_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
-    layer, x = t.layer, t.inputs
-    # d/d(alpha) of relu(x) - alpha * relu(-x), summed over the axes alpha is shared across.
-    shared = list(layer.shared_axes or [])
-    alpha = g * tf.minimum(x, 0.0)
-    if shared:
-        alpha = tf.reduce_sum(alpha, axis=shared, keepdims=True)
-    return _materialized([(layer.alpha, alpha)])
+def per_example_weights_rule(t: Tap, g: list[tf.Tensor]) -> tuple[tf.Tensor, ClippedSum]:
+    """Layers that fed per-example copies of their weights (GroupNorm, PReLU): ``g`` already
+    holds each example's weight gradient."""
+    return _materialized([(w, tf.reshape(gw, (-1, *w.shape))) for w, gw in zip(t.inputs, g, strict=True)])
 
 
 # Subclasses first: the first isinstance match wins.
@@ -243,8 +222,8 @@ RULES: list[tuple[type, Rule]] = [
     (dp_layers.DepthwiseConv2D, depthwise_rule),
     (dp_layers.Dense, dense_rule),
     (dp_layers.CosineDense, cosine_dense_rule),
-    (dp_layers.GroupNorm, group_norm_rule),
-    (dp_layers.PReLU, prelu_rule),
+    (dp_layers.GroupNorm, per_example_weights_rule),
+    (dp_layers.PReLU, per_example_weights_rule),
 ]
 
 

@@ -38,6 +38,11 @@ def record_taps() -> Iterator[list[Tap]]:
         stack.pop()
 
 
+def recording() -> bool:
+    """Whether taps are being recorded (layers may then build their per-example terms)."""
+    return bool(getattr(_local, "stack", None))
+
+
 def tap(layer: Any, inputs: Any, output: Any) -> None:
     """Called by tapped layers; a no-op unless ``record_taps()`` is active."""
     stack = getattr(_local, "stack", None)

@@ -101,6 +101,25 @@ def _bias_grads(layer, g: tf.Tensor) -> list[tuple[tf.Variable, tf.Tensor]]:
     return [(layer.bias, tf.reduce_sum(g, axis=list(range(1, g.shape.rank - 1))))]
 
 
+def _per_example_filter_gradients(
+    layer, x: tf.Tensor, g: tf.Tensor, reduce: Callable[[tf.Tensor], tf.Tensor] | None = None
+) -> tf.Tensor:
+    """Each example's kernel gradient (B, k, k, Cin, Cout), or ``reduce`` of it per example.
+
+    TensorFlow's own filter gradient, one example at a time: at 112x112x64 on CPU about 1.2x
+    the batch's single filter gradient, against 1.9x for one batched matmul per kernel offset
+    (each offset also copies a shifted slice of the input).
+    """
+    shape = tf.constant([int(d) for d in layer.kernel.shape], tf.int32)
+    strides, padding = (1, *layer.strides, 1), layer.padding.upper()
+
+    def one(xg: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        kernel = tf.compat.v1.nn.conv2d_backprop_filter(xg[0][None], shape, xg[1][None], strides, padding)
+        return kernel if reduce is None else reduce(kernel[None])[0]
+
+    return tf.map_fn(one, (x, g), fn_output_signature=x.dtype)
+
+
 def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
     layer, x = t.layer, t.inputs
     k, s = tuple(layer.kernel_size), tuple(layer.strides)
@@ -111,9 +130,11 @@ def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
     biases = _bias_grads(layer, g)
     if params <= x.shape[1] * x.shape[2] * cin + positions * cout:
         # Per-example kernels are no bigger than what recomputing would keep: hold them.
-        per_offset = _over_offsets(x, (ho, wo), k, s, layer.padding, lambda xs: tf.einsum("bhwi,bhwo->bio", xs, g))
-        kernel = tf.reshape(tf.stack(per_offset, axis=1), (-1, *layer.kernel.shape))
-        return _materialized([(layer.kernel, kernel), *biases])
+        if k == (1, 1) and s == (1, 1):
+            kernel = tf.einsum("bhwi,bhwo->bio", x, g)  # one batched matmul
+        else:
+            kernel = _per_example_filter_gradients(layer, x, g)
+        return _materialized([(layer.kernel, tf.reshape(kernel, (-1, *layer.kernel.shape))), *biases])
     # Wide layer: hold x and g, clip via one weighted filter gradient at the end.
     g_flat = tf.reshape(g, (-1, positions, cout))
     if positions * positions <= params:
@@ -125,9 +146,7 @@ def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
         patch_gram = tf.add_n(_over_offsets(x, (ho, wo), k, s, layer.padding, gram))
         sq = tf.reduce_sum(patch_gram * tf.matmul(g_flat, g_flat, transpose_b=True), axis=[1, 2])
     else:
-        sq = tf.add_n(
-            _over_offsets(x, (ho, wo), k, s, layer.padding, lambda xs: _sum_sq(tf.einsum("bhwi,bhwo->bio", xs, g)))
-        )
+        sq = _per_example_filter_gradients(layer, x, g, reduce=_sum_sq)
     bias_sq = tf.add_n([_sum_sq(b) for _, b in biases]) if biases else 0.0
 
     def clipped(c: tf.Tensor) -> list[tuple[tf.Variable, tf.Tensor]]:

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tests.training.tiny_models import tiny_backbone, tiny_model
-from training.engine import dp_layers, heads
+from training.engine import dp_layers, heads, per_example
 from training.engine.dp_sgd import DPConfig
 from training.engine.loop import array_fetch, classifier_trainer, fit
 from training.engine.sampling import poisson_batches, shuffled_batches
@@ -45,8 +45,10 @@ def clipped_reference(grads, norms, clip):
     return [sum(f * g[k] for f, g in zip(factors, grads, strict=True)) for k in range(len(grads[0]))]
 
 
+@pytest.mark.parametrize("conv_kernels", ["loop", "offsets"])  # CPU's and GPU's way
 @pytest.mark.parametrize("head", ["softmax", "arcface", "cosface"])
-def test_clipped_sum_equals_per_example_loop(float64, head):
+def test_clipped_sum_equals_per_example_loop(float64, head, conv_kernels, monkeypatch):
+    monkeypatch.setattr(per_example, "CONV_KERNELS", conv_kernels)
     backbone, head_layer = tiny_model(head)
     trainer = classifier_trainer(backbone, head_layer, keras.optimizers.SGD(0.1))
     images, labels = batch()

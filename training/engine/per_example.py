@@ -101,23 +101,42 @@ def _bias_grads(layer, g: tf.Tensor) -> list[tuple[tf.Variable, tf.Tensor]]:
     return [(layer.bias, tf.reduce_sum(g, axis=list(range(1, g.shape.rank - 1))))]
 
 
-def _per_example_filter_gradients(
-    layer, x: tf.Tensor, g: tf.Tensor, reduce: Callable[[tf.Tensor], tf.Tensor] | None = None
-) -> tf.Tensor:
-    """Each example's kernel gradient (B, k, k, Cin, Cout), or ``reduce`` of it per example.
+# How per-example kernels of k x k (or strided) convolutions are computed: "auto" loops over
+# the examples on CPU and uses one batched matmul per kernel offset where a GPU is visible.
+CONV_KERNELS = "auto"  # or "loop", "offsets" (tests run both)
 
-    TensorFlow's own filter gradient, one example at a time: at 112x112x64 on CPU about 1.2x
-    the batch's single filter gradient, against 1.9x for one batched matmul per kernel offset
-    (each offset also copies a shifted slice of the input).
+
+def _loop_over_examples() -> bool:
+    if CONV_KERNELS == "auto":
+        return not tf.config.list_logical_devices("GPU")
+    return CONV_KERNELS == "loop"
+
+
+def _per_example_kernels(layer, x: tf.Tensor, g: tf.Tensor, norms_only: bool = False) -> tf.Tensor:
+    """Each example's kernel gradient (B, k, k, Cin, Cout), or only its squared norm (B,).
+
+    On CPU, TensorFlow's own filter gradient one example at a time (``map_fn``) costs about
+    1.2x the batch's single filter gradient at 112x112x64, against 1.9x for one batched
+    matmul per kernel offset (each offset also copies a shifted slice of the input). On a
+    GPU the loop would be B kernel launches per layer, so the offsets stay there (k*k).
     """
-    shape = tf.constant([int(d) for d in layer.kernel.shape], tf.int32)
-    strides, padding = (1, *layer.strides, 1), layer.padding.upper()
+    if _loop_over_examples():
+        shape = tf.constant([int(d) for d in layer.kernel.shape], tf.int32)
+        strides, padding = (1, *layer.strides, 1), layer.padding.upper()
 
-    def one(xg: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
-        kernel = tf.compat.v1.nn.conv2d_backprop_filter(xg[0][None], shape, xg[1][None], strides, padding)
-        return kernel if reduce is None else reduce(kernel[None])[0]
+        def one(xg: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            kernel = tf.compat.v1.nn.conv2d_backprop_filter(xg[0][None], shape, xg[1][None], strides, padding)
+            return _sum_sq(kernel[None])[0] if norms_only else kernel
 
-    return tf.map_fn(one, (x, g), fn_output_signature=x.dtype)
+        return tf.map_fn(one, (x, g), fn_output_signature=x.dtype)
+    k, s, out_hw = tuple(layer.kernel_size), tuple(layer.strides), (int(g.shape[1]), int(g.shape[2]))
+
+    def per_offset(xs: tf.Tensor) -> tf.Tensor:
+        kernel = tf.einsum("bhwi,bhwo->bio", xs, g)
+        return _sum_sq(kernel) if norms_only else kernel
+
+    results = _over_offsets(x, out_hw, k, s, layer.padding, per_offset)
+    return tf.add_n(results) if norms_only else tf.reshape(tf.stack(results, axis=1), (-1, *layer.kernel.shape))
 
 
 def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
@@ -133,7 +152,7 @@ def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
         if k == (1, 1) and s == (1, 1):
             kernel = tf.einsum("bhwi,bhwo->bio", x, g)  # one batched matmul
         else:
-            kernel = _per_example_filter_gradients(layer, x, g)
+            kernel = _per_example_kernels(layer, x, g)
         return _materialized([(layer.kernel, tf.reshape(kernel, (-1, *layer.kernel.shape))), *biases])
     # Wide layer: hold x and g, clip via one weighted filter gradient at the end.
     g_flat = tf.reshape(g, (-1, positions, cout))
@@ -146,7 +165,7 @@ def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
         patch_gram = tf.add_n(_over_offsets(x, (ho, wo), k, s, layer.padding, gram))
         sq = tf.reduce_sum(patch_gram * tf.matmul(g_flat, g_flat, transpose_b=True), axis=[1, 2])
     else:
-        sq = _per_example_filter_gradients(layer, x, g, reduce=_sum_sq)
+        sq = _per_example_kernels(layer, x, g, norms_only=True)
     bias_sq = tf.add_n([_sum_sq(b) for _, b in biases]) if biases else 0.0
 
     def clipped(c: tf.Tensor) -> list[tuple[tf.Variable, tf.Tensor]]:

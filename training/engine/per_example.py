@@ -115,11 +115,15 @@ def _loop_over_examples() -> bool:
 def _per_example_kernels(layer, x: tf.Tensor, g: tf.Tensor, norms_only: bool = False) -> tf.Tensor:
     """Each example's kernel gradient (B, k, k, Cin, Cout), or only its squared norm (B,).
 
-    On CPU, TensorFlow's own filter gradient one example at a time (``map_fn``) costs about
-    1.2x the batch's single filter gradient at 112x112x64, against 1.9x for one batched
-    matmul per kernel offset (each offset also copies a shifted slice of the input). On a
+    1x1 convolutions without stride are one batched matmul. Otherwise, on CPU, TensorFlow's
+    own filter gradient one example at a time (``map_fn``) costs about 1.2x the batch's single
+    filter gradient at 112x112x64, against 1.9x for one batched matmul per kernel offset (each
+    offset also copies a shifted slice of the input). On a
     GPU the loop would be B kernel launches per layer, so the offsets stay there (k*k).
     """
+    if tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) == (1, 1):
+        kernel = tf.einsum("bhwi,bhwo->bio", x, g)  # one batched matmul, no offsets to loop over
+        return _sum_sq(kernel) if norms_only else tf.reshape(kernel, (-1, *layer.kernel.shape))
     if _loop_over_examples():
         shape = tf.constant([int(d) for d in layer.kernel.shape], tf.int32)
         strides, padding = (1, *layer.strides, 1), layer.padding.upper()
@@ -149,11 +153,7 @@ def conv2d_rule(t: Tap, g: tf.Tensor) -> tuple[tf.Tensor, ClippedSum]:
     biases = _bias_grads(layer, g)
     if params <= x.shape[1] * x.shape[2] * cin + positions * cout:
         # Per-example kernels are no bigger than what recomputing would keep: hold them.
-        if k == (1, 1) and s == (1, 1):
-            kernel = tf.einsum("bhwi,bhwo->bio", x, g)  # one batched matmul
-        else:
-            kernel = _per_example_kernels(layer, x, g)
-        return _materialized([(layer.kernel, tf.reshape(kernel, (-1, *layer.kernel.shape))), *biases])
+        return _materialized([(layer.kernel, _per_example_kernels(layer, x, g)), *biases])
     # Wide layer: hold x and g, clip via one weighted filter gradient at the end.
     g_flat = tf.reshape(g, (-1, positions, cout))
     if positions * positions <= params:

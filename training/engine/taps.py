@@ -19,7 +19,11 @@ _local = threading.local()
 
 @dataclass
 class Tap:
-    """One call of a tapped layer: ``inputs`` is what its weights multiply (layer-specific)."""
+    """One call of a tapped layer: ``inputs`` is what its weights multiply (layer-specific).
+
+    Layers that feed per-example copies of their weights (GroupNorm, PReLU) tap the weights
+    as ``inputs`` and the copies as ``output``: the gradient there is per example already.
+    """
 
     layer: Any
     inputs: Any

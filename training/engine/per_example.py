@@ -118,8 +118,8 @@ def _per_example_kernels(layer, x: tf.Tensor, g: tf.Tensor, norms_only: bool = F
     1x1 convolutions without stride are one batched matmul. Otherwise, on CPU, TensorFlow's
     own filter gradient one example at a time (``map_fn``) costs about 1.2x the batch's single
     filter gradient at 112x112x64, against 1.9x for one batched matmul per kernel offset (each
-    offset also copies a shifted slice of the input). On a
-    GPU the loop would be B kernel launches per layer, so the offsets stay there (k*k).
+    offset also copies a shifted slice of the input). On a GPU the loop would be B kernel
+    launches per layer, so the offsets stay there (k*k).
     """
     if tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) == (1, 1):
         kernel = tf.einsum("bhwi,bhwo->bio", x, g)  # one batched matmul, no offsets to loop over

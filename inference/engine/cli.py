@@ -20,6 +20,7 @@ import secrets
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,25 +45,25 @@ def gallery_dir(name: str) -> Path:
     return galleries_root() / name
 
 
-def _embedder(model: str | None, gallery_embedder: str | None = None):
-    """--model (or the gallery's own embedder): 'reference' or a trained Keras model file."""
+def _embedder(model: str | None, gallery: dict | None = None):
+    """--model (or the gallery's own embedder): 'reference' or a trained Keras backbone file
+    (an exported ``backbone.keras``; its model card beside it gives privacy and threshold)."""
     from inference.engine.embedders import KerasEmbedder, reference_embedder
 
     reference = reference_embedder()
+    gallery_embedder = (gallery or {}).get("embedder", {}).get("name")
     if not model:
-        model = gallery_embedder or REFERENCE
-        if model.startswith("keras:"):
-            model = model[len("keras:"):]
+        model = (gallery or {}).get("model_path") or gallery_embedder or REFERENCE
     if model in (REFERENCE, reference.name):
         embedder = reference
     else:
         path = Path(model)
         if not path.is_file():
             raise UserError(f"--model {model}: neither 'reference' nor a Keras model file")
-        embedder = KerasEmbedder(str(path.resolve()))
+        embedder = KerasEmbedder.from_file(path.resolve())
     if gallery_embedder and embedder.name != gallery_embedder:
         raise UserError(f"the gallery was enrolled with {gallery_embedder}; {embedder.name} gives incomparable "
-                        "templates (leave out --model)")
+                        "templates (the model file changed, or leave out --model)")
     return embedder
 
 
@@ -83,13 +84,25 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="'reference' (dlib ResNet, default) or a trained Keras model file")
     parser.add_argument("--mode", choices=("mean", "all"), default="mean",
                         help="mean: one template per identity (default); all: one per photo")
+    parser.add_argument("--aligned", action="store_true",
+                        help="112x112 photos are aligned ArcFace crops: skip detection for them (always on for "
+                             "--rec_file and --dataset_path, the insightface layout)")
+    parser.add_argument("--background_dir", help="photos of people NOT enrolled: calibrate the open-set threshold")
+    parser.add_argument("--fpir", type=float, default=0.01,
+                        help="target false-positive identification rate of the threshold (default 0.01)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
 
 def run_enroll(args: argparse.Namespace) -> int:
     from inference.engine import atrest
-    from inference.engine.enroll import Enrollment, csv_identities, folder_identities, recordio_identities
+    from inference.engine.enroll import (
+        PHOTO_SUFFIXES,
+        Enrollment,
+        csv_identities,
+        folder_identities,
+        recordio_identities,
+    )
     from inference.engine.store import GalleryStore
 
     folder = gallery_dir(args.gallery)
@@ -108,7 +121,19 @@ def run_enroll(args: argparse.Namespace) -> int:
             if path and not Path(path).is_file():
                 raise UserError(f"{path}: no such file")
         total, identities = recordio_identities(Path(args.rec_file), Path(args.idx_file) if args.idx_file else None)
+    if not 0 < args.fpir < 1:
+        raise UserError("--fpir is a rate between 0 and 1 (e.g. 0.01)")
     embedder = _embedder(args.model)
+    aligned = args.aligned or not args.images_dir
+    background = []
+    if args.background_dir:
+        root = Path(args.background_dir)
+        if not root.is_dir():
+            raise UserError(f"--background_dir {root}: not a folder")
+        background = [(f"background/{p.name}", partial(p.read_bytes)) for p in sorted(root.rglob("*"))
+                      if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
+        if not background:
+            raise UserError(f"--background_dir {root}: no photos found")
     began = time.perf_counter()
 
     def on_photo(done: int) -> None:
@@ -118,9 +143,11 @@ def run_enroll(args: argparse.Namespace) -> int:
     def on_skip(skip) -> None:
         _stderr(f"skipped {skip.name}: {skip.reason}")
 
-    enrollment = Enrollment(embedder, args.mode, on_photo=on_photo, on_skip=on_skip)
+    enrollment = Enrollment(embedder, args.mode, on_photo=on_photo, on_skip=on_skip, aligned=aligned)
     enrollment.add_all(identities)
+    enrollment.add_background(background)
     data, thumbs = enrollment.result()
+    calibration, _ = enrollment.calibrate(data, args.fpir, embedder.default_threshold)
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = atrest.load_or_create_key_file(folder / KEY_FILE)
@@ -138,14 +165,31 @@ def run_enroll(args: argparse.Namespace) -> int:
         "gallery": args.gallery, "path": str(folder), "embedder": embedder.metadata, "mode": args.mode,
         "identities": len(data.identities), "templates": len(data), "enrolled": enrollment.enrolled,
         "skipped": len(enrollment.skipped), "seconds": round(time.perf_counter() - began, 2),
+        "calibration": calibration.to_dict(), "threshold": calibration.threshold,
     }
+    if getattr(embedder, "digest", None):
+        summary["model_path"] = embedder.path
     # Plain metadata only (no labels, no templates): what `inference` needs before decrypting.
     (folder / GALLERY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
     print(f"gallery {args.gallery}: {summary['identities']} identities, {summary['templates']} templates from "
           f"{summary['enrolled']} photos ({summary['skipped']} skipped), encrypted in {folder}")
+    print(_threshold_line(calibration.to_dict()))
     if args.json:
         print(json.dumps(summary))
     return 0
+
+
+def _threshold_line(cal: dict) -> str:
+    if cal["threshold"] is None:
+        return "threshold: none (too few identities to calibrate and the model has no default)"
+
+    def pct(value) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f} %"
+
+    return (f"threshold {cal['threshold']} ({cal['method']}, FPIR target {pct(cal['fpir_target'])} at "
+            f"{cal['gallery_size']} templates): estimated FPIR {pct(cal['fpir'])} (95 % bound "
+            f"{pct(cal['fpir_upper'])}) from {cal['impostor_pairs']} impostor pairs, FNIR {pct(cal['fnir'])} "
+            f"from {cal['genuine_pairs']} genuine pairs")
 
 
 # -------------------------------------------------------------------------- inference
@@ -155,21 +199,24 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", required=True, help="gallery name (local, or on --server)")
     parser.add_argument("--model", help="embedder; default: the one the gallery was enrolled with")
     parser.add_argument("--top_k", type=int, default=5, help="identities to show (default 5)")
-    parser.add_argument("--threshold", type=float, help="match threshold (cosine); default: the embedder's")
+    parser.add_argument("--threshold", type=float,
+                        help="match threshold (cosine); default: the gallery's calibrated one, else the embedder's")
+    parser.add_argument("--aligned", action="store_true",
+                        help="the query is a 112x112 aligned ArcFace crop: skip detection")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
     parser.add_argument("--server", help="search a gallery on this PrivFace server (e.g. http://127.0.0.1:8000)")
     parser.add_argument("--token", help="API token for --server (default: $PRIVFACE_TOKEN)")
     parser.add_argument("--preset", default="ckks-8192", help="CKKS parameter set for local search (default ckks-8192)")
 
 
-def _probe(path: str, embedder):
+def _probe(path: str, embedder, aligned: bool = False):
     from inference.engine.faces import align_face_bytes
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise UserError(f"--query_image {path}: {exc.strerror or exc}") from None
-    face = align_face_bytes(data)
+    face = align_face_bytes(data, aligned=aligned)
     return face, embedder.embed(face)
 
 
@@ -196,9 +243,9 @@ def _local(args: argparse.Namespace) -> dict:
                         f"{args.gallery} ...` first")
     _check_search_args(args)
     meta = json.loads((folder / GALLERY_JSON).read_text())
-    embedder = _embedder(args.model, meta["embedder"]["name"])
+    embedder = _embedder(args.model, meta)
     began = time.perf_counter()
-    face, probe = _probe(args.query_image, embedder)
+    face, probe = _probe(args.query_image, embedder, args.aligned)
     gallery = GalleryStore(folder / DATA, atrest.load_or_create_key_file(folder / KEY_FILE), BINDING).read()
     profile = profile_for(len(gallery), gallery.dim, args.preset)
 
@@ -217,7 +264,7 @@ def _local(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     scores = client.decrypt_scores([scores_payload], len(gallery))
     decrypt_s = time.perf_counter() - t
-    threshold = args.threshold if args.threshold is not None else embedder.default_threshold
+    threshold = args.threshold if args.threshold is not None else meta.get("threshold", embedder.default_threshold)
     return _result(args, face, scores, gallery.labels, threshold, embedder.metadata, {
         "upload_bytes": len(query), "context_bytes": len(public), "response_bytes": len(scores_payload),
         "shards": 1, "server_seconds": round(server_s, 4), "server_prepare_seconds": round(prepare_s, 4),
@@ -260,6 +307,17 @@ class _Api:
             raise UserError(f"{method} {path}: the server did not answer JSON") from None
 
 
+def _remote_embedder(model: str | None, gallery: dict):
+    """The server's gallery names its embedder; a trained one must be given as --model here
+    (the key holder embeds), and must be the same file (same digest)."""
+    name = gallery["embedder"]["name"]
+    if name.startswith("keras:") and not model:
+        shown = gallery["embedder"].get("model_name") or name
+        raise UserError(f"gallery {gallery['name']!r} uses trained model {shown}: pass its backbone.keras as "
+                        "--model (download it from the model registry)")
+    return _embedder(model, {"embedder": {"name": name}})
+
+
 def _remote(args: argparse.Namespace) -> dict:
     from inference.engine import he_wire
     from inference.engine.he_client import HEClient
@@ -277,9 +335,9 @@ def _remote(args: argparse.Namespace) -> dict:
     gallery = found[0]
     if not gallery.get("he_profile"):
         raise UserError(f"gallery {args.gallery!r} has no templates yet (status {gallery['status']})")
-    embedder = _embedder(args.model, gallery["embedder"]["name"])
+    embedder = _remote_embedder(args.model, gallery)
     began = time.perf_counter()
-    face, probe = _probe(args.query_image, embedder)
+    face, probe = _probe(args.query_image, embedder, args.aligned)
 
     t = time.perf_counter()
     client = HEClient(SearchProfile.from_dict(gallery["he_profile"]))  # the secret key stays here
@@ -299,7 +357,8 @@ def _remote(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     scores = client.decrypt_scores(payloads, header["entries"])
     decrypt_s = time.perf_counter() - t
-    threshold = args.threshold if args.threshold is not None else gallery["embedder"].get("default_threshold")
+    threshold = args.threshold if args.threshold is not None else gallery.get("threshold",
+                                                                              gallery["embedder"].get("default_threshold"))
     server_s = float(headers.get("X-Server-Seconds") or 0)
     return _result(args, face, scores, labels["labels"], threshold, embedder.metadata, {
         "upload_bytes": len(query), "context_bytes": len(public), "response_bytes": len(raw),

@@ -9,13 +9,17 @@ scores are cosine similarities, as gallery.py and the encrypted search expect.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inference.engine.gallery import l2_normalise
+from privface_site.errors import UserError
 
 if TYPE_CHECKING:
     from inference.engine.faces import AlignedFace
@@ -104,37 +108,154 @@ class DlibResNetEmbedder(Embedder):
         return np.array(_dlib_resnet().compute_face_descriptor(batch), dtype=np.float64)
 
 
+CARD_FILE = "model_card.json"
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a model file (hex): what a gallery records, so a search never mixes embedders."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def card_privacy(card: dict | None) -> dict[str, Any]:
+    """ε, δ and DP unit from a model card (``private`` False when trained without DP)."""
+    dp = (card or {}).get("dp") or {}
+    if not dp.get("enabled"):
+        return {"private": False, "epsilon": None, "delta": None, "unit": None, "accountant": None}
+    return {"private": True, "epsilon": dp.get("epsilon"), "delta": dp.get("delta"), "unit": dp.get("unit"),
+            "accountant": dp.get("accountant")}
+
+
+def card_threshold(card: dict | None) -> float | None:
+    """The cosine threshold a model starts from before a gallery calibrates it: its
+    verification run's squared-L2 threshold at its FAR target (else its best-accuracy
+    threshold), as cosine = 1 - d / 2 on unit vectors."""
+    verification = (card or {}).get("verification") or {}
+    distance = verification.get("far_threshold")
+    if distance is None:
+        distance = verification.get("threshold")
+    if distance is None:
+        return None
+    return round(max(-1.0, min(1.0, 1.0 - float(distance) / 2.0)), 4)
+
+
+def read_card(model_path: str | Path) -> dict | None:
+    """The model card exported next to a backbone (None when there is none or it is unreadable)."""
+    path = Path(model_path).with_name(CARD_FILE)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class ModelChanged(UserError):
+    """The model file is not the one a gallery was enrolled with (HTTP 409)."""
+
+    http_status = 409
+
+
 class KerasEmbedder(Embedder):
     """A trained Keras backbone on the 112x112 ArcFace crop, normalised (x - 127.5) / 128.
 
-    The model loads on first use, so constructing one is cheap (and Keras-free).
+    The model loads on first use, through the one loader of exported backbones
+    (``training.engine.export.load_backbone``, which registers the custom layers), so
+    constructing one is cheap (and Keras-free). ``from_file`` names it by its file's
+    digest and reads privacy and default threshold from the model card beside it.
     """
 
     input_size = 112
     source = "keras"
 
-    def __init__(self, path: str, name: str | None = None, private: bool = True, threshold: float | None = None):
+    def __init__(self, path: str, name: str | None = None, private: bool = True, threshold: float | None = None,
+                 *, digest: str | None = None, privacy: dict | None = None, dim: int | None = None):
         self.path = path
         self.name = name or f"keras:{path}"
         self.private = private
         self.default_threshold = threshold
+        self.digest = digest
+        self.privacy = privacy
+        self._dim = dim
         self._model = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, digest: str | None = None) -> KerasEmbedder:
+        """An embedder for an exported backbone; ``digest`` (when given) must match the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelChanged(f"model file {path.name} is missing")
+        actual = file_digest(path)
+        if digest is not None and actual != digest:
+            raise ModelChanged(f"model file {path.name} changed (sha256 {actual[:12]}, expected {digest[:12]})")
+        card = read_card(path)
+        privacy = card_privacy(card)
+        size = ((card or {}).get("model") or {}).get("embedding_size")
+        return cls(str(path), name=f"keras:{actual[:16]}", private=privacy["private"],
+                   threshold=card_threshold(card), digest=actual, privacy=privacy,
+                   dim=int(size) if size else None)
 
     @property
     def model(self):
         if self._model is None:
-            import keras
+            from training.engine.export import BackboneError, load_backbone
 
-            self._model = keras.models.load_model(self.path, compile=False)
+            try:
+                self._model = load_backbone(self.path)
+            except BackboneError as exc:
+                raise UserError(str(exc)) from None
+            shape = self._model.input_shape
+            if tuple(shape[1:]) != (self.input_size, self.input_size, 3):
+                self._model = None
+                raise UserError(f"{self.path}: the model reads {tuple(shape[1:])} inputs; an embedder needs "
+                                f"({self.input_size}, {self.input_size}, 3)")
         return self._model
 
     @property
     def dim(self) -> int:
-        return int(self.model.output_shape[-1])
+        if self._dim is None:
+            self._dim = int(self.model.output_shape[-1])
+        return self._dim
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = super().metadata
+        if self.digest:
+            meta["digest"] = self.digest
+        if self.privacy is not None:
+            meta["privacy"] = self.privacy
+        return meta
 
     def _forward(self, batch: list[np.ndarray]) -> np.ndarray:
         x = (np.stack(batch).astype(np.float32) - 127.5) / 128.0
-        return np.asarray(self.model.predict(x, verbose=0), dtype=np.float64)
+        return np.asarray(self.model(x, training=False), dtype=np.float64)
+
+
+_loaded: dict[tuple[str, str], KerasEmbedder] = {}
+
+
+def cached_keras_embedder(path: str | Path, digest: str) -> KerasEmbedder:
+    """The process-wide embedder of one model file, loaded once per (path, digest).
+
+    The file is re-hashed only when its size or mtime changed; a file that no longer has
+    ``digest`` (replaced, deleted) raises ModelChanged.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ModelChanged(f"model file {path.name} is missing") from None
+    key = (str(path), digest)
+    embedder = _loaded.get(key)
+    if embedder is not None and getattr(embedder, "_stat", None) == (stat.st_size, stat.st_mtime_ns):
+        return embedder
+    embedder = KerasEmbedder.from_file(path, digest)
+    embedder._stat = (stat.st_size, stat.st_mtime_ns)
+    _loaded[key] = embedder
+    while len(_loaded) > 4:  # a worker holds a few models at most
+        _loaded.pop(next(iter(_loaded)))
+    return embedder
 
 
 @functools.cache

@@ -21,6 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.engine.calibration import (
+    DEFAULT_FPIR,
+    MAX_SAMPLES_PER_IDENTITY,
+    Calibration,
+    Scores,
+    gallery_scores,
+    pick_threshold,
+)
 from inference.engine.gallery import l2_normalise
 from inference.engine.store import MODES, GalleryData
 from privface_site.errors import UserError
@@ -66,14 +74,23 @@ class Enrollment:
     """
 
     def __init__(self, embedder, mode: str, base: GalleryData | None = None, *, batch_size: int = 16,
-                 on_photo: Callable[[int], None] | None = None, on_skip: Callable[[Skip], None] | None = None):
+                 on_photo: Callable[[int], None] | None = None, on_skip: Callable[[Skip], None] | None = None,
+                 aligned: bool = False, base_calibration: dict | None = None):
         if mode not in MODES:
             raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if base is not None and (base.mode != mode or base.embedder.get("name") != embedder.name):
             raise UserError(f"cannot add {mode} templates from {embedder.name} to a {base.mode} gallery "
                             f"of {base.embedder.get('name')}")
         self.embedder, self.mode, self.batch_size = embedder, mode, batch_size
-        self.on_photo, self.on_skip = on_photo, on_skip
+        self.on_photo, self.on_skip, self.aligned = on_photo, on_skip, aligned
+        # Calibration samples: up to MAX_SAMPLES_PER_IDENTITY unit embeddings per identity,
+        # and the background photos (people not enrolled), kept from the base version.
+        self._samples: dict[str, list[np.ndarray]] = {}
+        self._background: list[np.ndarray] = []
+        if base_calibration is not None:
+            for label, row in zip(base_calibration["sample_labels"], base_calibration["samples"], strict=True):
+                self._samples.setdefault(label, []).append(np.asarray(row, np.float32))
+            self._background = [np.asarray(r, np.float32) for r in base_calibration["background"]]
         self.done = self.enrolled = 0
         self.skipped: list[Skip] = []
         self.photos: dict[str, int] = dict(base.photos) if base else {}
@@ -105,7 +122,7 @@ class Enrollment:
         batch = []
         for name, load in photos:
             try:
-                batch.append(align_face_bytes(load()))
+                batch.append(align_face_bytes(load(), aligned=self.aligned))
             except UserError as exc:
                 self._skip(name, str(exc))
             except OSError as exc:
@@ -126,6 +143,8 @@ class Enrollment:
         if not crops:
             return 0
         emb = np.concatenate(embeddings).astype(np.float64)
+        kept = self._samples.setdefault(label, [])
+        kept.extend(emb[: max(0, MAX_SAMPLES_PER_IDENTITY - len(kept))].astype(np.float32))
         if self.mode == "mean":
             self._sums[label] = self._sums.get(label, 0) + emb.sum(axis=0)
         else:
@@ -142,6 +161,31 @@ class Enrollment:
     def add_all(self, identities: Iterable[Identity]) -> None:
         for label, photos in identities:
             self.add_identity(label, photos)
+
+    def add_background(self, photos: Iterable[Photo]) -> int:
+        """Photos of people who are not enrolled: they only calibrate the threshold."""
+        before = len(self._background)
+        for faces in self._aligned(photos):
+            self._background.extend(self.embedder.embed_batch(faces))
+        return len(self._background) - before
+
+    def calibration_samples(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(sample embeddings, their labels, background embeddings), float32."""
+        labels = [label for label, rows in self._samples.items() for _ in rows]
+        rows = [row for rows in self._samples.values() for row in rows]
+        dim = self.embedder.dim
+        samples = np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+        background = np.stack(self._background).astype(np.float32) if self._background \
+            else np.zeros((0, dim), np.float32)
+        return samples, labels, background
+
+    def calibrate(self, data: GalleryData, fpir_target: float = DEFAULT_FPIR,
+                  default: float | None = None) -> tuple[Calibration, Scores]:
+        """The gallery's open-set threshold from its samples (see calibration.py)."""
+        samples, labels, background = self.calibration_samples()
+        scores = gallery_scores(samples, labels, data.embeddings, data.labels, data.mode, sums=data.sums,
+                                identities=data.identities, background=background)
+        return pick_threshold(scores, fpir_target, default), scores
 
     def result(self) -> tuple[GalleryData, dict[str, bytes]]:
         meta = self.embedder.metadata

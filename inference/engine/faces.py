@@ -171,17 +171,19 @@ def _aligned_crop_face(crop: np.ndarray) -> AlignedFace:
     return AlignedFace(crop.copy(), chip, _points(shape), identity, (0, 0, CROP_SIZE, CROP_SIZE), 1, False)
 
 
-def align_face(image: np.ndarray) -> AlignedFace:
+def align_face(image: np.ndarray, *, aligned: bool = False) -> AlignedFace:
     """Detect faces in an RGB photo and align the largest.
 
-    A photo of exactly 112x112 is taken to be an aligned ArcFace crop (the CASIA /
-    insightface dataset form) and skips detection. Photos over MAX_SIDE are shrunk
+    With ``aligned=True`` (the caller says its images are aligned ArcFace crops, the
+    CASIA / insightface dataset form), a photo of exactly 112x112 skips detection and is
+    used as is. Without it every photo goes through detection, so a 112x112 image
+    without a face is a NoFaceError, not a meaningless template. Photos over MAX_SIDE are shrunk
     for detection and alignment; landmarks and box are mapped back to the photo.
     With several faces the largest is aligned and ``n_faces`` says how many there were.
     Raises NoFaceError (HTTP 422) when no face is found.
     """
     image = _rgb(image)
-    if image.shape[:2] == (CROP_SIZE, CROP_SIZE):
+    if aligned and image.shape[:2] == (CROP_SIZE, CROP_SIZE):
         return _aligned_crop_face(image)
     work, factor = _working_copy(image)
     rects = _detect(work)
@@ -191,6 +193,6 @@ def align_face(image: np.ndarray) -> AlignedFace:
     return _face(work, shape, factor, _box(rects[0], factor), len(rects), True)
 
 
-def align_face_bytes(data: bytes) -> AlignedFace:
+def align_face_bytes(data: bytes, *, aligned: bool = False) -> AlignedFace:
     """``align_face`` on uploaded bytes (see face_image.load_image for the 400/415 errors)."""
-    return align_face(load_image(data))
+    return align_face(load_image(data), aligned=aligned)

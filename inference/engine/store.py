@@ -8,6 +8,10 @@ One folder per version (the web tier's ``DATA_ROOT/galleries/<id>/<store>/``, th
                             update an identity's mean exactly
     labels.pfar             JSON: per-row labels, identities, photos per identity, mode, embedder
     thumbs/<token>.pfar     one aligned 112x112 JPEG per identity; token = keyed hash of the label
+    calibration.pfar        npz: up to 10 sample photo embeddings per identity (``samples``,
+                            ``sample_labels`` as JSON bytes), the background photos'
+                            embeddings and the score samples of the open-set threshold
+                            (calibration.py); optional (galleries made before it have none)
 
 A search worker reads only ``templates.pfar`` (it never needs the labels); the labels
 and thumbnails are read by the key holder's side.
@@ -26,6 +30,7 @@ from inference.engine import atrest
 
 TEMPLATES = "templates.pfar"
 LABELS = "labels.pfar"
+CALIBRATION = "calibration.pfar"
 THUMBS = "thumbs"
 MODES = ("mean", "all")
 
@@ -103,6 +108,27 @@ class GalleryStore:
         arrays, meta = self._arrays(), self.read_labels()
         return GalleryData(arrays["embeddings"], meta["labels"], meta["mode"], meta["embedder"],
                            dict(meta["photos"]), arrays.get("sums"))
+
+    def write_calibration(self, samples: np.ndarray, sample_labels: list[str], background: np.ndarray,
+                          scores: dict[str, np.ndarray]) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, samples=np.ascontiguousarray(samples, dtype=np.float32),
+                 sample_labels=np.frombuffer(json.dumps(list(sample_labels)).encode(), dtype=np.uint8),
+                 background=np.ascontiguousarray(background, dtype=np.float32),
+                 **{f"scores_{k}": v for k, v in scores.items()})
+        atrest.write_file(self.folder / CALIBRATION, self.key, buf.getvalue(), self._context(CALIBRATION))
+
+    def read_calibration(self) -> dict | None:
+        """``samples``, ``sample_labels``, ``background`` and ``scores`` (a dict), or None."""
+        path = self.folder / CALIBRATION
+        if not path.is_file():
+            return None
+        raw = atrest.read_file(path, self.key, self._context(CALIBRATION))
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        return {"samples": arrays["samples"], "sample_labels": json.loads(arrays["sample_labels"].tobytes()),
+                "background": arrays["background"],
+                "scores": {k[len("scores_"):]: v for k, v in arrays.items() if k.startswith("scores_")}}
 
     def read_thumbnail(self, label: str) -> bytes | None:
         path = self._thumb_path(label)

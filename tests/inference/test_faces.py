@@ -12,7 +12,7 @@ import pytest
 from inference.engine.embedders import reference_embedder
 from inference.engine.face_align import ARCFACE_TEMPLATE, DLIB_TARGETS, apply_transform, fit_points
 from inference.engine.face_image import load_image
-from inference.engine.faces import MAX_SIDE, align_face, align_face_bytes, detect_faces
+from inference.engine.faces import MAX_SIDE, NoFaceError, align_face, align_face_bytes, detect_faces
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,6 +126,16 @@ def test_mirrored_photo_still_matches_its_person(labelled):
         assert rank1(reference_embedder().embed(mirrored), emb, labels, exclude=i) == labels[i], files[i]
 
 
+def test_a_112_image_without_a_face_is_no_face_unless_the_caller_says_it_is_aligned():
+    import cv2
+
+    blank = np.full((112, 112, 3), 128, np.uint8)
+    ok, png = cv2.imencode(".png", blank)
+    with pytest.raises(NoFaceError):
+        align_face_bytes(png.tobytes())
+    assert not align_face_bytes(png.tobytes(), aligned=True).detected  # the caller's word is taken
+
+
 def test_aligned_112_crop_skips_detection(labelled, monkeypatch):
     import cv2
 
@@ -136,7 +146,7 @@ def test_aligned_112_crop_skips_detection(labelled, monkeypatch):
     for i in (0, 20, 40):
         ok, png = cv2.imencode(".png", np.ascontiguousarray(faces[i].crop[:, :, ::-1]))
         assert ok
-        again = align_face_bytes(png.tobytes())
+        again = align_face_bytes(png.tobytes(), aligned=True)
         assert not again.detected and again.n_faces == 1
         np.testing.assert_array_equal(again.crop, faces[i].crop)
         probe = reference_embedder().embed(again)

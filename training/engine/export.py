@@ -76,7 +76,24 @@ def export(output_dir: str | os.PathLike[str], backbone: keras.Model, card: dict
     return folder
 
 
+class BackboneError(ValueError):
+    """A file that is not a loadable backbone; ``str()`` is one line naming the file."""
+
+
 def load_backbone(path: str | os.PathLike[str]) -> keras.Model:
+    """The one loader of exported backbones (centralized and federated; CLI, workers, tests).
+
+    Registers the project's custom layers first; any failure is a one-line BackboneError.
+    """
     from training.engine import dp_layers  # noqa: F401  (registers the custom layers)
 
-    return keras.saving.load_model(path)
+    path = Path(path)
+    if not path.is_file():
+        raise BackboneError(f"{path}: no such model file")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"keras\.")
+            return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types, with many-line messages
+        detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise BackboneError(f"{path}: not a loadable Keras backbone ({detail[:160]})") from None

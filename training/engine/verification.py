@@ -33,6 +33,9 @@ class VerificationResult:
     far_target: float
     pairs: int
     folds: int
+    # Mean of the per-fold thresholds (squared L2) that reach far_target: what a gallery
+    # using this model starts from before it is calibrated (cosine = 1 - threshold / 2).
+    far_threshold: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,7 +83,7 @@ def evaluate_pairs(
     """10-fold accuracy and TAR@FAR for L2-normalised pair embeddings."""
     same = np.asarray(issame, dtype=bool)
     dist = np.sum(np.square(np.asarray(embeddings1, np.float64) - np.asarray(embeddings2, np.float64)), axis=1)
-    accuracies, thresholds, vals, fars = [], [], [], []
+    accuracies, thresholds, vals, fars, val_thresholds = [], [], [], [], []
     for test in _folds(len(dist), folds):
         train = np.setdiff1d(np.arange(len(dist)), test)
         acc_train, _ = _rates(dist[train], same[train], ACCURACY_THRESHOLDS)
@@ -91,6 +94,7 @@ def evaluate_pairs(
         ok = np.flatnonzero(far_train <= far_target)
         val_threshold = float(VAL_THRESHOLDS[ok[-1]]) if len(ok) else 0.0
         val, far = _val_far(val_threshold, dist[test], same[test])
+        val_thresholds.append(val_threshold)
         vals.append(val)
         fars.append(far)
     return VerificationResult(
@@ -103,6 +107,7 @@ def evaluate_pairs(
         far_target=far_target,
         pairs=len(dist),
         folds=folds,
+        far_threshold=float(np.mean(val_thresholds)),
     )
 
 

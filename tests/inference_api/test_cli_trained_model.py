@@ -1,0 +1,107 @@
+"""The loop in the CLI: `run.py train` exports a DP backbone, `run.py enroll --model` uses it
+(through the one backbone loader, custom layers registered) and `run.py inference` searches
+with it; a bad or replaced model file is one line, exit 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import ROOT
+
+from .helpers import FACES, FIXTURES, PROBE, enrollment_photos
+
+pytestmark = pytest.mark.slow
+
+WEBFACE_TINY = FIXTURES / "recordio" / "webface_tiny"
+
+
+def run_cli(*args: str, var_dir, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PRIVFACE_VAR_DIR": str(var_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One epoch of DP-SGD MobileFaceNet on webface_tiny (about a minute here)."""
+    out = tmp_path_factory.mktemp("train")
+    data = WEBFACE_TINY
+    done = run_cli("train", "--rec_file", str(data / "train.rec"), "--idx_file", str(data / "train.idx"),
+                   "--eval_bin", str(WEBFACE_TINY / "lfw_tiny.bin"), "--use_dp", "--target_epsilon", "8",
+                   "--delta", "1e-3", "--epochs", "1", "--batch_size", "16", "--output_dir", str(out / "run"),
+                   var_dir=out, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out / "run" / "export" / "backbone.keras"
+
+
+def error_line(done: subprocess.CompletedProcess) -> str:
+    """The CLI's one-line error (TensorFlow's own C++ start-up log lines may precede it)."""
+    lines = [line for line in done.stderr.strip().splitlines()
+             if not line.startswith(("WARNING: All log messages", "I0000"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def last_json(done: subprocess.CompletedProcess) -> dict:
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_it_trains_enrolls_with_the_model_and_searches_with_it(trained, tmp_path):
+    card = json.loads(trained.with_name("model_card.json").read_text())
+    assert card["verification"]["far_threshold"] is not None
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "identity"])
+        writer.writerows(enrollment_photos(["person_00", "person_01", "person_02", "person_03"], 3))
+    summary = last_json(run_cli("enroll", "--gallery", "trained", "--images_dir", str(FACES), "--labels", str(labels),
+                                "--model", str(trained), "--quiet", "--json", var_dir=tmp_path))
+    embedder = summary["embedder"]
+    assert embedder["name"].startswith("keras:") and embedder["dim"] == card["model"]["embedding_size"]
+    assert embedder["privacy"]["private"] is True
+    assert embedder["privacy"]["epsilon"] == pytest.approx(card["dp"]["epsilon"])
+    assert embedder["privacy"]["unit"].startswith("one image")
+    assert (summary["identities"], summary["templates"]) == (4, 4)
+    calibration = summary["calibration"]
+    assert calibration["impostor_pairs"] == 12 * 3 and calibration["genuine_pairs"] == 12
+    assert summary["threshold"] == calibration["threshold"] is not None
+
+    # The gallery remembers its model: no --model needed, and the result says which one.
+    result = last_json(run_cli("inference", "--gallery", "trained", "--query_image", str(FACES / PROBE[0]),
+                               "--threshold", "-1", "--top_k", "4", "--json", var_dir=tmp_path))
+    assert result["embedder"]["name"] == embedder["name"] and len(result["matches"]) == 4
+    assert {m["identity"] for m in result["matches"]} == {"person_00", "person_01", "person_02", "person_03"}
+    default = last_json(run_cli("inference", "--gallery", "trained", "--query_image", str(FACES / PROBE[0]),
+                                "--json", var_dir=tmp_path))
+    assert default["threshold"] == summary["threshold"]
+
+    # The model file is replaced: the search is refused, in one line.
+    copy = tmp_path / "model" / "backbone.keras"
+    copy.parent.mkdir()
+    shutil.copy(trained, copy)
+    enrolled = last_json(run_cli("enroll", "--gallery", "copy", "--images_dir", str(FACES), "--labels", str(labels),
+                                 "--model", str(copy), "--quiet", "--json", var_dir=tmp_path))
+    assert enrolled["embedder"]["name"] == embedder["name"]  # named by digest: same file, same embedder
+    with open(copy, "ab") as fh:
+        fh.write(b"\0")
+    changed = run_cli("inference", "--gallery", "copy", "--query_image", str(FACES / PROBE[0]), var_dir=tmp_path)
+    assert changed.returncode == 2
+    assert "enrolled with keras:" in error_line(changed)
+
+
+def test_it_refuses_a_file_that_is_not_a_backbone_in_one_line(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a model")
+    done = run_cli("enroll", "--gallery", "g", "--images_dir", str(FACES), "--labels", str(FACES / "labels.csv"),
+                   "--model", str(bad), "--quiet", var_dir=tmp_path)
+    assert done.returncode == 2
+    assert "not a loadable Keras backbone" in error_line(done)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from jobs import actions as job_actions
 from privface_site.errors import Conflict, TooLarge, UserError
 
-from .models import ROLE_BY_SUFFIX, Dataset, DatasetFile, DatasetStatus, bytes_reserved_by
+from .models import ROLE_BY_SUFFIX, Dataset, DatasetFile, DatasetStatus, bytes_reserved_by, clash_key
 
 COPY_BLOCK = 1 << 20
 
@@ -52,6 +52,10 @@ def add_file(dataset: Dataset, filename: str, size: int, sha256: str) -> tuple[D
             if (existing.size, existing.sha256) == (size, sha256):
                 return existing, False
             raise Conflict(f"{filename} is already in this dataset with other contents; delete it first")
+        key = clash_key(filename, role)
+        for other in dataset.files.all():
+            if clash_key(other.filename, other.role) == key:
+                raise Conflict(f"{filename} and {other.filename} would be stored under the same name; rename one")
         if role == DatasetFile.Role.REC and dataset.files.filter(role=role).exists():
             raise Conflict("a dataset holds one .rec file")
         if size > settings.DATASET_MAX_FILE_BYTES:

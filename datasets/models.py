@@ -96,9 +96,21 @@ class DatasetFile(models.Model):
     def path(self) -> Path:
         # A folder per file id, and the client's base name reduced to safe characters: no
         # traversal, no collisions, and engine messages still name the user's file.
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(self.filename)).lstrip(".") or self.role
-        return self.dataset.uploads_dir / str(self.pk) / safe
+        return self.dataset.uploads_dir / str(self.pk) / stored_name(self.filename, self.role)
 
     @property
     def complete(self) -> bool:
         return self.completed_at is not None
+
+
+def stored_name(filename: str, role: str) -> str:
+    """The client's base name reduced to safe characters (``a b.bin`` → ``a_b.bin``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(filename)).lstrip(".") or role
+
+
+def clash_key(filename: str, role: str) -> str:
+    """Two files of a dataset with the same key would land on the same name on disk (an
+    evaluation .bin is extracted into a folder named after its stem)."""
+    name = stored_name(filename, role).casefold()
+    return os.path.splitext(name)[0] if role == "bin" else name
+

@@ -21,7 +21,7 @@ from . import actions
 from .models import Dataset, DatasetFile
 from .serializers import DatasetDetailSerializer, DatasetFileSerializer, DatasetSerializer, NewFileSerializer
 
-IMAGE_NAME = re.compile(r"^\d+\.(jpg|png)$")
+IMAGE_NAME = re.compile(r"^[0-9]{1,20}\.(jpg|png)$")  # what extraction writes; bounded so no name is too long
 SAMPLES_PER_IDENTITY = 3
 
 
@@ -84,8 +84,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise UserError(f"{name} must be a non-negative integer")
+    # isdigit() alone admits superscripts ("²") that int() refuses; 18 digits stay below 2**63.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise UserError(f"{name} must be a whole number from 0 to {10**18 - 1}")
     return int(raw)
 
 
@@ -135,7 +136,7 @@ class ChunkView(APIView):
         if offset < 0:
             raise UserError("offset query parameter is required")
         length = request.META.get("CONTENT_LENGTH") or ""
-        if not length.isdigit() or int(length) == 0:
+        if not (length.isascii() and length.isdigit()) or int(length) == 0:
             raise UserError("a chunk needs a non-empty body with Content-Length")
         if int(length) > settings.UPLOAD_CHUNK_MAX_BYTES:
             raise TooLarge(f"chunks are at most {settings.UPLOAD_CHUNK_MAX_BYTES} bytes")

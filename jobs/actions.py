@@ -13,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from privface_site.errors import QuotaExceeded
+
 from . import kinds
 from .events import emit
 from .models import Job, JobStatus
@@ -52,10 +54,23 @@ def create_job(owner, kind: str, params: dict) -> Job:
     if job_kind is None:
         raise ValueError(f"unknown job kind {kind!r}")
     with transaction.atomic():
+        _check_queue_quota(owner)
         job = Job.objects.create(owner=owner, kind=kind, params=params, message="Queued")
         emit(job, "status", {"status": JobStatus.QUEUED, "message": "Queued"})
         transaction.on_commit(lambda: enqueue(job.pk, job_kind.queue))
     return job
+
+
+def _check_queue_quota(owner) -> None:
+    """At most JOB_MAX_QUEUED_PER_USER jobs of one user wait at once (staff included: the
+    queues are shared by everyone). Locks the user's row so that concurrent requests count
+    each other's jobs."""
+    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+    waiting = Job.objects.filter(owner=owner, status=JobStatus.QUEUED).count()
+    limit = settings.JOB_MAX_QUEUED_PER_USER
+    if waiting >= limit:
+        raise QuotaExceeded(f"you already have {waiting} jobs waiting to run (the limit is {limit});"
+                            " wait for one to start or cancel one")
 
 
 def enqueue(job_id: int, queue: str) -> None:

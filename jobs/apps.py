@@ -19,5 +19,7 @@ class JobsConfig(AppConfig):
                 handler="jobs.selftest.run",
                 params_serializer="jobs.selftest.SelftestParams",
                 label="Self-test",
+                # Hours of sleeping work on the queue that search shares: staff only.
+                staff_only=True,
             )
         )

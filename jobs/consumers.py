@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
 
 from .events import group_name
@@ -16,6 +16,7 @@ from .views import parse_after
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+MAX_ID = (1 << 63) - 1
 
 
 @database_sync_to_async
@@ -43,6 +44,9 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        if job_id > MAX_ID:  # past the database's integers: no such job
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         after = parse_after((query.get("after") or ["0"])[0])
         if not await can_see(user, job_id):
@@ -73,3 +77,11 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.last_sent = event["id"]
         await self.send_json({"type": "event", "event": event})
+
+
+class UnknownSocketConsumer(AsyncWebsocketConsumer):
+    """A websocket path with no consumer: accept, then close with 4404 (as for a missing job)."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

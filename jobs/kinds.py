@@ -18,6 +18,8 @@ class JobKind:
     # False for kinds that other actions start (e.g. extraction on a dataset's finalize):
     # their parameters point at objects the API would otherwise have to re-check.
     user_creatable: bool = True
+    # Only staff may create it through the API (diagnostics such as selftest).
+    staff_only: bool = False
     # Dotted path to ``def hook(job_id, status, error)``, called inside the transaction that
     # ends a job of this kind (also when the reaper fails it): lets the owning object follow.
     on_finish: str = ""
@@ -38,3 +40,9 @@ def get(name: str) -> JobKind | None:
 
 def names() -> list[str]:
     return sorted(_KINDS)
+
+
+def creatable_by(user) -> list[str]:
+    """The kinds ``user`` may start with ``POST /api/jobs/``."""
+    return [name for name in names()
+            if _KINDS[name].user_creatable and (not _KINDS[name].staff_only or getattr(user, "is_staff", False))]

@@ -86,9 +86,11 @@ def execute(job_id: int, worker: str) -> None:
         actions.mark_cancelled(job_id)
     except UserError as exc:
         actions.fail_job(job_id, str(exc))
-    except Exception as exc:  # noqa: BLE001 - the job records the failure; the worker lives on
+    except Exception:  # noqa: BLE001 - the job records the failure; the worker lives on
         log.exception("job %s (%s) crashed", job_id, job.kind)
-        actions.fail_job(job_id, f"internal error: {type(exc).__name__}: {exc}")
+        # Never the exception's class or text: they carry server paths and internals.
+        # The log has the traceback; the user gets a reference to it.
+        actions.fail_job(job_id, f"internal error; the administrators have the details (job {job_id})")
     else:
         actions.finish_job(job_id, result)
     finally:

@@ -1,5 +1,6 @@
 from django.utils.module_loading import import_string
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from . import kinds
 from .models import Job, JobEvent
@@ -20,10 +21,13 @@ class JobCreateSerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
 
     def validate_kind(self, value: str) -> str:
-        kind = kinds.get(value)
-        if kind is None or not kind.user_creatable:
-            choices = ", ".join(name for name in kinds.names() if kinds.get(name).user_creatable)
-            raise serializers.ValidationError(f"unknown job kind; one of: {choices}")
+        request = self.context.get("request")
+        allowed = kinds.creatable_by(request.user if request is not None else None)
+        if value not in allowed:
+            kind = kinds.get(value)
+            if kind is not None and kind.user_creatable and kind.staff_only:
+                raise PermissionDenied(f"only staff may start {value} jobs")
+            raise serializers.ValidationError(f"unknown job kind; one of: {', '.join(allowed) or 'none'}")
         return value
 
     def validate(self, attrs: dict) -> dict:

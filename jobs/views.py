@@ -8,12 +8,15 @@ from . import actions
 from .models import Job
 from .serializers import JobCreateSerializer, JobEventSerializer, JobSerializer
 
+MAX_ID = (1 << 63) - 1
+
 
 def parse_after(raw: str | None) -> int:
-    try:
-        return max(0, int(raw or 0))
-    except ValueError:
+    """``?after=N``: an event id; anything else (``%C2%B2``, ``-3``, 40 digits) counts as 0 or the largest id."""
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit():
         return 0
+    return min(int(text[:20]), MAX_ID)
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -24,7 +27,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
-        data = JobCreateSerializer(data=request.data)
+        data = JobCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         job = actions.create_job(request.user, data.validated_data["kind"], data.validated_data["params"])
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)

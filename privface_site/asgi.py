@@ -12,11 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 
+from .limits import BodyLimitMiddleware  # noqa: E402
 from .ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies are judged by their headers (413, 401) before Django reads a byte of them.
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": BrowserOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

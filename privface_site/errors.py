@@ -22,3 +22,9 @@ class TooLarge(UserError):
     """Over a size limit or quota (HTTP 413)."""
 
     http_status = 413
+
+
+class QuotaExceeded(UserError):
+    """Too much at once for one user (HTTP 429)."""
+
+    http_status = 429

@@ -39,6 +39,12 @@ UPLOAD_CHUNK_MAX_BYTES = env_int("UPLOAD_CHUNK_MAX_BYTES", 64 << 20, minimum=1 <
 # so a form with many photos cannot pile them up in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("UPLOAD_SPOOL_MEMORY_BYTES", 16 << 20, minimum=1 << 16)
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Every other request body (JSON, forms) may be this large; routes with uploads have their
+# own limits above (privface_site/limits.py). Judged from Content-Length before the body is
+# read: over the limit is 413, a large body without credentials 401.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 2621440, minimum=1 << 10)  # Django's 2.5 MB
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64, minimum=4)  # nesting of a JSON request body
 
 INSTALLED_APPS = [
     "daphne",
@@ -61,7 +67,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "privface_site.middleware.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "privface_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +139,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "privface_site.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "privface_site.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -139,6 +152,39 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Shared by every web process: login throttling counters live here (accounts/throttle.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_PREFIX", env_str("CHANNELS_PREFIX", "privface")),
+    }
+}
+
+# Login throttling (/api/auth/login/, /api/auth/token/, /admin/login/): after this many
+# failures in LOGIN_FAILURE_WINDOW_SECONDS for one user name, or from one client address,
+# further attempts are 429 with Retry-After until LOGIN_LOCKOUT_SECONDS have passed.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# Jobs one user may have waiting (queued) at once; more is 429 until one starts or is cancelled.
+JOB_MAX_QUEUED_PER_USER = env_int("JOB_MAX_QUEUED_PER_USER", 10, minimum=1)
+
+# CPU-bound work of the web tier (privacy accounting) runs in a pool of processes, never in
+# the process that serves requests; a computation past its time limit is stopped (400).
+COMPUTE_PROCESSES = env_int("COMPUTE_PROCESSES", 2, minimum=1)
+PRIVACY_TIMEOUT_SECONDS = env_int("PRIVACY_TIMEOUT_SECONDS", 10, minimum=1)
+
+# The dashboard only loads its own scripts and styles; images may be blob: (photo previews).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 CHANNEL_LAYERS = {
     "default": {

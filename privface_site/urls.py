@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts.views import admin_login
+
 from .health import health
 from .views import dashboard
 
@@ -15,7 +17,13 @@ api = [
     path("", include("inference.urls")),
 ]
 
+handler400 = "privface_site.views.bad_request"
+handler403 = "privface_site.views.permission_denied"
+handler404 = "privface_site.views.page_not_found"
+handler500 = "privface_site.views.server_error"
+
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin-login-throttled"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     # Everything else is a dashboard route handled by the front end's router.

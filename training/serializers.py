@@ -1,16 +1,36 @@
+import math
+
 from rest_framework import serializers
 
+from privface_site.errors import UserError
+
 from .models import PrivacySpend, TrainedModel
+
+# Bounds of a privacy estimate: CASIA-WebFace has 0.5 M images, WebFace260M 260 M.
+MAX_EXAMPLES = 1_000_000_000
+MAX_BATCH_SIZE = 65536
+MAX_EPOCHS = 1000
+MAX_STEPS = 10_000_000
+
+# What a client may set in a training run's config; everything else is the server's
+# (data paths, devices, threads, evaluation sizes) or unknown. An allow-list: a new
+# TrainConfig field stays server-side until it is added here.
+USER_CONFIG_FIELDS = frozenset({
+    "model", "head", "embedding_size", "image_size", "flip", "holdout_fraction",
+    "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "lr_schedule", "lr_steps",
+    "warmup_epochs", "use_dp", "l2_norm_clip", "noise_multiplier", "target_epsilon", "delta", "accountant",
+    "seed",
+})
 
 
 class PrivacyQuerySerializer(serializers.Serializer):
     # Either num_examples, or a dataset: then N is what training on it will use (the images
     # left after the per-identity hold-out), so the estimate equals the ε later spent.
-    num_examples = serializers.IntegerField(min_value=1, required=False)
-    dataset = serializers.IntegerField(min_value=1, required=False)
+    num_examples = serializers.IntegerField(min_value=1, max_value=MAX_EXAMPLES, required=False)
+    dataset = serializers.IntegerField(min_value=1, max_value=(1 << 63) - 1, required=False)
     holdout_fraction = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
-    batch_size = serializers.IntegerField(min_value=1)
-    epochs = serializers.FloatField(min_value=0.001, max_value=10_000)
+    batch_size = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_SIZE)
+    epochs = serializers.FloatField(min_value=0.001, max_value=MAX_EPOCHS)
     delta = serializers.FloatField(min_value=0, max_value=1)
     noise_multiplier = serializers.FloatField(min_value=0, max_value=1000, required=False)
     target_epsilon = serializers.FloatField(min_value=0.001, max_value=1000, required=False)
@@ -29,8 +49,12 @@ class PrivacyQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"batch_size": ["must not exceed num_examples"]})
         if not 0 < attrs["delta"] < 1:
             raise serializers.ValidationError({"delta": ["must be between 0 and 1 (exclusive)"]})
+        steps = math.ceil(attrs["epochs"] * attrs["num_examples"] / attrs["batch_size"])
+        if steps > MAX_STEPS:
+            raise serializers.ValidationError({"epochs": [
+                f"{steps:,} training steps (epochs x num_examples / batch_size);"
+                f" at most {MAX_STEPS:,} can be estimated"]})
         return attrs
-
 
     def _examples_of(self, dataset_id: int, fraction: float) -> int:
         from datasets.models import Dataset
@@ -48,19 +72,59 @@ class TrainingRequestSerializer(serializers.Serializer):
     """What the dashboard sends; every other TrainConfig field keeps its default or is
     checked by TrainConfig.validate (errors name the field)."""
 
-    dataset = serializers.IntegerField(min_value=1)
+    dataset = serializers.IntegerField(min_value=1, max_value=(1 << 63) - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     config = serializers.DictField(required=False, default=dict)
 
 
+def check_user_config(config: dict) -> None:
+    """Only USER_CONFIG_FIELDS may come from a client (UserError naming the others)."""
+    from training.engine.config import TrainConfig
+
+    known = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise UserError(f"unknown training parameter(s): {', '.join(unknown)}")
+    server_side = sorted(set(config) - USER_CONFIG_FIELDS)
+    if server_side:
+        raise UserError(f"{', '.join(server_side)}: set by the server, not by a request")
+
+
+def check_against_dataset(config, dataset) -> None:
+    """Checks that need the dataset: the batch must fit in its training images."""
+    from training.engine.data import training_examples
+
+    counts = list((dataset.summary.get("per_identity") or {}).values())
+    fraction = config.holdout_fraction
+    examples = training_examples(counts, fraction) if counts else math.floor(dataset.images * (1 - fraction))
+    if examples and config.batch_size > examples:
+        raise UserError(f"--batch_size must not exceed the {examples} training images of {dataset.name!r},"
+                        f" got {config.batch_size}")
+
+
 class TrainedModelSerializer(serializers.ModelSerializer):
+    # For the gallery form: whether the backbone can embed, the DP unit, and who uses it.
+    ready = serializers.SerializerMethodField()
+    dp_unit = serializers.SerializerMethodField()
+    galleries = serializers.SerializerMethodField()
+
     class Meta:
         model = TrainedModel
         fields = [
             "id", "name", "dataset", "job", "private", "epsilon", "delta", "accountant",
-            "verification_accuracy", "mia_auc", "created_at",
+            "verification_accuracy", "mia_auc", "created_at", "ready", "dp_unit", "galleries",
         ]
         read_only_fields = fields
+
+    def get_ready(self, model: TrainedModel) -> bool:
+        embedding = ((model.card or {}).get("model") or {}).get("embedding_size")
+        return bool(embedding) and (model.export_dir / "backbone.keras").is_file()
+
+    def get_dp_unit(self, model: TrainedModel) -> str | None:
+        return ((model.card or {}).get("dp") or {}).get("unit") if model.private else None
+
+    def get_galleries(self, model: TrainedModel) -> list[dict]:
+        return [{"id": pk, "name": name} for pk, name in model.galleries.values_list("pk", "name")]
 
 
 class TrainedModelDetailSerializer(TrainedModelSerializer):

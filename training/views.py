@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 import zipfile
 
+from django.conf import settings
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from datasets.models import Dataset
+from datasets.models import Dataset, DatasetStatus
 from jobs.serializers import JobSerializer
+from privface_site import compute
 
 from . import actions
 from .models import TrainedModel, ledger_totals
@@ -25,33 +26,36 @@ from .serializers import (
     TrainedModelDetailSerializer,
     TrainedModelSerializer,
     TrainingRequestSerializer,
+    check_against_dataset,
+    check_user_config,
 )
 
 
 @extend_schema(request=PrivacyQuerySerializer, responses={200: dict})
 @api_view(["POST"])
 def privacy_estimate(request: Request) -> Response:
-    """Epsilon for DP-SGD parameters, or the noise multiplier for a target epsilon."""
+    """Epsilon for DP-SGD parameters, or the noise multiplier for a target epsilon.
+
+    The accounting runs in a compute process (never in this one, where it would stall
+    every other request) and is stopped past PRIVACY_TIMEOUT_SECONDS."""
     from training.engine import accounting
 
     query = PrivacyQuerySerializer(data=request.data, context={"request": request})
     query.is_valid(raise_exception=True)
     q = query.validated_data
-    noise = q.get("noise_multiplier")
-    if noise is None:
-        try:
-            noise = accounting.calibrate_noise(q["target_epsilon"], q["num_examples"], q["batch_size"], q["epochs"],
-                                               q["delta"], q["accountant"])
-        except ValueError as err:
-            return Response({"target_epsilon": [str(err)]}, status=400)
-    epsilon = accounting.compute_epsilon(q["num_examples"], q["batch_size"], q["epochs"], noise, q["delta"],
-                                         q["accountant"])
-    plan = accounting.TrainingPlan(q["num_examples"], q["batch_size"], q["epochs"])
-    return Response({
-        "epsilon": epsilon if math.isfinite(epsilon) else None,
-        "noise_multiplier": noise, "delta": q["delta"], "accountant": q["accountant"],
-        "steps": plan.steps, "sample_rate": plan.sample_rate, "num_examples": q["num_examples"],
-    })
+    timeout = settings.PRIVACY_TIMEOUT_SECONDS
+    try:
+        answer = compute.run(accounting.estimate, q["num_examples"], q["batch_size"], q["epochs"], q["delta"],
+                             q["accountant"], q.get("noise_multiplier"), q.get("target_epsilon"), timeout=timeout)
+    except compute.ComputeTimeout:
+        return Response({"detail": f"this estimate takes more than {timeout} s to compute; use fewer steps"
+                                   " (fewer epochs or examples, a larger batch) or the rdp accountant"}, status=400)
+    except accounting.UnreliableEpsilon as err:
+        return Response({"detail": str(err)}, status=400)
+    except ValueError as err:
+        field = "target_epsilon" if q.get("noise_multiplier") is None else "noise_multiplier"
+        return Response({field: [str(err)]}, status=400)
+    return Response(answer)
 
 
 @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})
@@ -60,9 +64,12 @@ def start_training(request: Request) -> Response:
     """Validate the parameters (a bad one is a 400 naming it) and queue the run on `gpu`."""
     data = TrainingRequestSerializer(data=request.data)
     data.is_valid(raise_exception=True)
+    overrides = data.validated_data["config"]
+    check_user_config(overrides)
     dataset = get_object_or_404(Dataset.objects.visible_to(request.user), pk=data.validated_data["dataset"])
-    job = actions.start_training(request.user, dataset, data.validated_data["config"],
-                                 name=data.validated_data.get("name") or "")
+    if dataset.status == DatasetStatus.READY:
+        check_against_dataset(actions.build_config(dataset, overrides), dataset)
+    job = actions.start_training(request.user, dataset, overrides, name=data.validated_data.get("name") or "")
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -81,8 +88,11 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_serializer_class(self):
         return TrainedModelDetailSerializer if self.action == "retrieve" else TrainedModelSerializer
 
+    @extend_schema(parameters=[OpenApiParameter("delete_galleries", bool, description=(
+        "also delete the galleries that use this model (without it, such a model is a 409 naming them)"))])
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        actions.delete_model(self.get_object())
+        confirm = request.query_params.get("delete_galleries", "").lower() in ("1", "true", "yes")
+        actions.delete_model(self.get_object(), delete_galleries=confirm)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={(200, "application/zip"): bytes})

@@ -88,6 +88,23 @@ def test_it_refuses_a_foreign_origin(job, alice):
 
 
 def test_it_accepts_its_own_origin(job, alice):
-    headers = token_headers(alice) + [(b"origin", b"http://127.0.0.1:8000")]
+    # A browser sends Host with the Origin; both must name this site, port included (#14).
+    headers = token_headers(alice) + [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+    comm, messages, code = async_to_sync(_open)(f"/ws/jobs/{job.pk}/", headers)
+    assert code is None and messages[0]["type"] == "job"
+
+
+@pytest.mark.parametrize("origin", [b"http://localhost:9999", b"http://localhost", b"https://localhost:8000"])
+def test_it_refuses_its_own_host_on_another_port_or_scheme(job, alice, origin):
+    # Issue #14: `Origin: http://localhost:9999` with a valid session streamed a job.
+    headers = token_headers(alice) + [(b"origin", origin), (b"host", b"localhost:8000")]
+    comm = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=headers)
+    connected, _ = async_to_sync(comm.connect)()
+    assert connected is False
+
+
+def test_it_accepts_a_trusted_origin(job, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://faces.example.org"]
+    headers = token_headers(alice) + [(b"origin", b"https://faces.example.org"), (b"host", b"localhost:8000")]
     comm, messages, code = async_to_sync(_open)(f"/ws/jobs/{job.pk}/", headers)
     assert code is None and messages[0]["type"] == "job"

@@ -17,6 +17,15 @@ from tests.live import Worker, wait_for
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def alice(db):
+    """Staff: selftest jobs, which these tests start through the API, are staff-only (#14)."""
+    from accounts.actions import create_user
+
+    user, _ = create_user("alice", "alice-password-1", staff=True)
+    return user
+
+
 def api(server, user):
     session = requests.Session()
     session.headers["Authorization"] = f"Token {Token.objects.get(user=user).key}"

@@ -38,6 +38,11 @@ def _drop_excluded_order_warnings(record: logging.LogRecord) -> bool:
 logging.getLogger("absl").addFilter(_drop_excluded_order_warnings)
 
 
+class UnreliableEpsilon(ValueError):
+    """dp-accounting could not bound epsilon for these parameters (numerical trouble): it
+    would answer an epsilon of zero. We refuse rather than report less than a valid bound."""
+
+
 def _check_accountant(name: str) -> None:
     if name not in ACCOUNTANTS:
         raise ValueError(f"accountant must be one of {', '.join(ACCOUNTANTS)}, got {name!r}")
@@ -89,10 +94,24 @@ class PrivacyAccountant:
                 acc.compose(dp_sgd_event(noise, rate, count))
         return acc
 
+    def _spends(self) -> bool:
+        return any(count and rate > 0 and noise != 0 for noise, rate, count in self.history)
+
     def get_epsilon(self, delta: float) -> float:
+        """A valid upper bound on epsilon, or UnreliableEpsilon: never a value below one."""
         if not 0 < delta < 1:
             raise ValueError(f"delta must be in (0, 1), got {delta}")
-        return float(self._composed().get_epsilon(delta))
+        acc = self._composed()
+        rdp = getattr(acc, "_rdp", None)
+        if isinstance(acc, RdpAccountant) and rdp is not None and any(value < 0 for value in rdp):
+            # dp-accounting logs "Negative Renyi divergence ... Returning an epsilon of zero".
+            raise UnreliableEpsilon("the accountant is numerically unstable for these parameters (it cannot"
+                                    " bound epsilon); use fewer steps or more noise, or the other accountant")
+        epsilon = float(acc.get_epsilon(delta))
+        if math.isnan(epsilon) or (epsilon <= 0 and self._spends()):
+            raise UnreliableEpsilon("the accountant could not bound epsilon for these parameters;"
+                                    " use fewer steps or more noise, or the other accountant")
+        return epsilon
 
     def get_optimal_order(self, delta: float) -> float | None:
         """The RDP order that gives ``get_epsilon(delta)``; None for PLD."""
@@ -191,3 +210,19 @@ def calibrate_noise(
         else:
             high, eps_high = mid, eps_mid
     return high  # PLD's discretised epsilon can jump over the band; high is still safe
+
+
+def estimate(num_examples: int, batch_size: int, epochs: float, delta: float, accountant: str,
+             noise_multiplier: float | None = None, target_epsilon: float | None = None) -> dict:
+    """What ``POST /api/privacy/`` answers: epsilon for the noise, or the noise for a target.
+    Runs in a compute process (privface_site.compute); raises ValueError on bad input."""
+    if noise_multiplier is None:
+        noise_multiplier = calibrate_noise(target_epsilon, num_examples, batch_size, epochs, delta, accountant)
+    epsilon = compute_epsilon(num_examples, batch_size, epochs, noise_multiplier, delta, accountant)
+    plan = TrainingPlan(num_examples, batch_size, epochs)
+    return {
+        "epsilon": epsilon if math.isfinite(epsilon) else None,
+        "noise_multiplier": noise_multiplier, "delta": delta, "accountant": accountant,
+        "steps": plan.steps, "sample_rate": plan.sample_rate, "num_examples": num_examples,
+    }
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,15 @@ HEADS = ("arcface", "cosface", "softmax")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "step")
 ACCOUNTANTS = ("rdp", "pld")
+# Upper bounds: every input that drives computation has one (the dashboard's form agrees).
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 65536
+MAX_EMBEDDING_SIZE = 4096
+MAX_IMAGE_SIZE = 1024
+MAX_SEED = 2**32 - 1
+MAX_THREADS = 256
+MAX_TRAIN_EVAL_SAMPLES = 1_000_000
+MAX_DEVICES = 64
 
 
 class ConfigError(UserError):
@@ -85,10 +95,8 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise UserError(f"unknown training parameter(s): {', '.join(unknown)}")
-        values = dict(data)
-        for name in ("lr_steps", "devices"):
-            if name in values:
-                values[name] = tuple(values[name] or ())
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        values = {name: _typed(name, value, types[name]) for name, value in data.items()}
         return cls(**values)
 
     @property
@@ -103,14 +111,22 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _choice("accountant", self.accountant, ACCOUNTANTS)
-        for name in ("image_size", "embedding_size", "epochs", "batch_size", "eval_batch_size"):
-            _positive_int(name, getattr(self, name))
+        for name, high in (("image_size", MAX_IMAGE_SIZE), ("embedding_size", MAX_EMBEDDING_SIZE),
+                           ("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE),
+                           ("eval_batch_size", MAX_BATCH_SIZE)):
+            _positive_int(name, getattr(self, name), high)
         if self.image_size < 16:
             raise ConfigError("image_size", f"must be at least 16, got {self.image_size}")
-        for name in ("train_eval_samples", "prefetch_batches", "decode_threads"):
+        for name, high in (("train_eval_samples", MAX_TRAIN_EVAL_SAMPLES), ("prefetch_batches", MAX_THREADS),
+                           ("decode_threads", MAX_THREADS)):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ConfigError(name, f"must be a whole number >= 0, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+                raise ConfigError(name, f"must be a whole number from 0 to {high}, got {value!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed <= MAX_SEED):
+            raise ConfigError("seed", f"must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+        if len(self.devices) > MAX_DEVICES or any(not _DEVICE.match(d) for d in self.devices):
+            raise ConfigError("devices", f"must be device names such as /gpu:0, got {list(self.devices)}")
         _number("holdout_fraction", self.holdout_fraction, 0, 0.5, "between 0 and 0.5")
         _number("lr", self.lr, 0, None, "a positive number", strict_low=True)
         _number("momentum", self.momentum, 0, 1, "in [0, 1)", strict_high=True)
@@ -150,9 +166,61 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(name, f"must be a whole number >= 1, got {value!r}")
+def _positive_int(name: str, value: Any, high: int | None = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or (high is not None and value > high):
+        wording = f"from 1 to {high}" if high is not None else ">= 1"
+        raise ConfigError(name, f"must be a whole number {wording}, got {value!r}")
+
+
+_DEVICE = re.compile(r"^/(gpu|cpu|GPU|CPU):[0-9]{1,3}$")
+_WORDING = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}
+_PLURAL = {"int": "whole numbers", "float": "numbers", "bool": "booleans", "str": "strings"}
+
+
+def _scalar(value: Any, kind: str) -> tuple[bool, Any]:
+    """(fits, value converted) for one of the scalar kinds of TrainConfig's annotations."""
+    if kind == "bool":
+        return isinstance(value, bool), value
+    if isinstance(value, bool):
+        return False, value
+    if kind == "int":
+        return isinstance(value, int), value
+    if kind == "float":
+        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else value
+    if kind == "str":
+        return isinstance(value, str), value
+    return True, value
+
+
+def _typed(name: str, value: Any, annotation: str) -> Any:
+    """``value`` checked against the field's annotation (``int``, ``float | None``,
+    ``tuple[int, ...]`` ...): a value of the wrong type is a ConfigError naming the field,
+    not a TypeError later (``"lr_steps": 5``, ``"devices": 3``, ``"seed": "abc"``)."""
+    kinds = [part.strip() for part in annotation.split("|")]
+    if value is None:
+        if "None" in kinds:
+            return None
+        raise ConfigError(name, "must not be null")
+    kind = next(k for k in kinds if k != "None")
+    if kind.startswith("tuple["):
+        item = kind[len("tuple["):].split(",")[0].strip()
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(name, f"must be a list of {_PLURAL[item]}, got {value!r}")
+        items = []
+        for element in value:
+            fits, converted = _scalar(element, item)
+            if not fits:
+                raise ConfigError(name, f"must be a list of {_PLURAL[item]}, got {value!r}")
+            items.append(converted)
+        return tuple(items)
+    if kind.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ConfigError(name, f"must be an object, got {value!r}")
+        return value
+    fits, converted = _scalar(value, kind)
+    if not fits:
+        raise ConfigError(name, f"must be {_WORDING.get(kind, kind)}, got {value!r}")
+    return converted
 
 
 def _number(

@@ -29,6 +29,11 @@ from daphne.server import Server
 
 REQUEST_BUFFER_SIZE = 1 << 20
 QUEUED_PIECES = 2
+# After a refusal the connection is closed once the client had time to read the answer: a
+# client that sends its body without waiting would otherwise meet a reset that destroys
+# the answer in its receive buffer. Meanwhile at most LINGER_BYTES are read (and dropped).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 << 20
 
 
 class _Discard:
@@ -53,6 +58,7 @@ class GuardedRequest(WebRequest):
     refused = False
     body_limit = 0
     body_received = 0
+    discarded = 0
 
     def gotLength(self, length):
         from . import limits
@@ -70,6 +76,9 @@ class GuardedRequest(WebRequest):
 
     def handleContentChunk(self, data):
         if self.refused:
+            self.discarded += len(data)
+            if self.discarded > LINGER_BYTES:
+                self._close()
             return
         self.body_received += len(data)
         if self.body_received > self.body_limit:  # a chunked body past the limit
@@ -84,7 +93,14 @@ class GuardedRequest(WebRequest):
         self.content = _Discard()
         self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
         self.channel.transport.write(refused.raw_response())
-        self.channel.loseConnection()  # stops reading: the body is never received
+        from twisted.internet import reactor
+
+        reactor.callLater(LINGER_SECONDS, self._close)
+
+    def _close(self) -> None:
+        channel = self.channel
+        if channel is not None and channel.transport is not None:
+            channel.transport.loseConnection()  # stops reading: the rest of the body is never received
 
     def process(self):
         if self.refused:

@@ -38,13 +38,18 @@ def _start_job(gallery: Gallery, params: dict):
     return job
 
 
-def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, dataset=None):
-    """Create a gallery; from a dataset the enrollment job starts at once.
-    Returns (gallery, job or None)."""
+def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, dataset=None, model=None,
+                   fpir_target: float = 0.01):
+    """Create a gallery; from a dataset the enrollment job starts at once. ``model`` is the
+    registry model it embeds with (None: the reference), ``embedder`` its name, dim and
+    file digest. Returns (gallery, job or None)."""
+    calibration = {"threshold": None, "method": "default", "fpir_target": fpir_target}
     try:
         with transaction.atomic():
             gallery = Gallery.objects.create(owner=owner, name=name, source=source, mode=mode, dataset=dataset,
-                                             embedder=embedder["name"], dim=embedder["dim"])
+                                             embedder=embedder["name"], dim=embedder["dim"], model=model,
+                                             model_digest=embedder.get("digest", "") if model else "",
+                                             fpir_target=fpir_target, calibration=calibration)
             job = None
             if source == GallerySource.DATASET:
                 job = _start_job(gallery, {})
@@ -54,11 +59,16 @@ def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, 
     return gallery, job
 
 
-def add_photos(gallery: Gallery, photos: list[tuple[object, str]]):
+def add_photos(gallery: Gallery, photos: list[tuple[object, str]], *, aligned: bool = False,
+               background: bool = False):
     """Store uploaded (file, label) pairs for an enrollment job and start it. Returns the job.
 
     The photos wait in ``incoming/<batch>/`` (mode 0600) and are deleted when the job ends.
+    ``aligned``: 112x112 photos are aligned crops (no detection); ``background``: photos of
+    people not enrolled, which only calibrate the threshold.
     """
+    if background and not gallery.searchable:
+        raise Conflict(f"gallery {gallery.name!r} has nobody enrolled yet: enroll people before background photos")
     if gallery.source != GallerySource.IMAGES:
         raise Conflict(f"gallery {gallery.name!r} is built from a dataset; upload photos to an images gallery")
     if gallery.status == GalleryStatus.ENROLLING:
@@ -80,7 +90,7 @@ def add_photos(gallery: Gallery, photos: list[tuple[object, str]]):
             gallery = _locked(gallery.pk)
             if gallery.status == GalleryStatus.ENROLLING:
                 raise Conflict(f"gallery {gallery.name!r} is still enrolling; upload more photos when it is ready")
-            job = _start_job(gallery, {"batch": batch})
+            job = _start_job(gallery, {"batch": batch, "aligned": aligned, "background": background})
             _save(gallery, "status", "job", "error")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -89,8 +99,11 @@ def add_photos(gallery: Gallery, photos: list[tuple[object, str]]):
 
 
 def finish_enrollment(gallery_id: int, store: str, *, identities: int, templates: int, photos: int,
-                      skipped: int) -> Gallery:
-    """The job wrote a new version folder: switch to it and remove the old one on commit."""
+                      skipped: int, calibration: dict | None = None) -> Gallery:
+    """The job wrote a new version folder: switch to it and remove the old one on commit.
+
+    The only writer of an enrollment's success; its failure is written by ``enrollment_ended``
+    alone (the job kind's on_finish hook), never by the job's handler."""
     with transaction.atomic():
         gallery = _locked(gallery_id)
         old = gallery.store
@@ -100,7 +113,8 @@ def finish_enrollment(gallery_id: int, store: str, *, identities: int, templates
         gallery.skipped += skipped
         gallery.status = GalleryStatus.READY
         gallery.error = ""
-        _save(gallery, "store", "identities", "templates", "photos", "skipped", "status", "error")
+        gallery.calibration = calibration or {}
+        _save(gallery, "store", "identities", "templates", "photos", "skipped", "status", "error", "calibration")
         if old and old != store:
             folder = gallery.storage_dir / old
             transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
@@ -128,6 +142,44 @@ def enrollment_ended(job_id: int, status: str, error: str, batch: str = "") -> N
             gallery.status = GalleryStatus.FAILED
             gallery.error = message
         _save(gallery, "status", "error")
+
+
+def with_override(calibration: dict, override: float | None, rates: dict | None) -> dict:
+    """The calibration as stored, with the owner's threshold and its estimated rates (if any)."""
+    calibration = {k: v for k, v in calibration.items() if k != "override"}
+    if override is not None and rates is not None:
+        calibration["override"] = {"threshold": override, **{k: rates.get(k) for k in
+                                                             ("fpir", "fpir_upper", "fnir", "stranger_fpir")}}
+    return calibration
+
+
+def set_threshold(gallery: Gallery, *, threshold: float | None, fpir_target: float | None,
+                  recalibrate=None) -> Gallery:
+    """The owner's threshold (None: back to the calibrated one) and/or a new FPIR target.
+
+    ``recalibrate(fpir_target, threshold)`` returns (calibration dict, rates at the owner's
+    threshold or None) from the gallery's stored score samples."""
+    with transaction.atomic():
+        gallery = _locked(gallery.pk)
+        if gallery.status == GalleryStatus.ENROLLING:
+            raise Conflict(f"gallery {gallery.name!r} is enrolling; set its threshold when it is ready")
+        if fpir_target is not None:
+            gallery.fpir_target = fpir_target
+        gallery.threshold_override = threshold
+        calibration, rates = (recalibrate(gallery.fpir_target, threshold) if recalibrate else
+                              (gallery.calibration, None))
+        gallery.calibration = with_override(calibration, threshold, rates)
+        _save(gallery, "fpir_target", "threshold_override", "calibration")
+    return gallery
+
+
+def delete_galleries_of_model(model) -> list[str]:
+    """Inside the caller's transaction: delete every gallery that embeds with ``model``."""
+    names = []
+    for gallery in Gallery.objects.select_for_update().filter(model=model):
+        names.append(gallery.name)
+        delete_gallery(gallery)
+    return names
 
 
 def delete_gallery(gallery: Gallery) -> None:

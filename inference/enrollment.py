@@ -3,20 +3,25 @@ batch) -> templates, written encrypted to a new version folder of the gallery.""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import shutil
 import time
+from pathlib import Path
 
 from rest_framework import serializers
 
+from inference.engine.calibration import rates
 from inference.engine.enroll import Enrollment, Skip, check_label, folder_identities, labelled_identities
 from jobs.models import Job
 from privface_site.errors import UserError
 
 from . import actions
-from .models import Gallery
+from .models import Gallery, GallerySource
 from .storage import gallery_dir, store_for
+
+BACKBONE_FILE = "backbone.keras"  # training.engine.export.BACKBONE_FILE (that module imports Keras)
 
 MAX_SKIP_EVENTS = 50  # log events for skipped photos; the rest are only counted
 
@@ -24,20 +29,78 @@ MAX_SKIP_EVENTS = 50  # log events for skipped photos; the rest are only counted
 class EnrollParams(serializers.Serializer):
     gallery_id = serializers.IntegerField(min_value=1)
     batch = serializers.RegexField(r"^[0-9a-f]{16}$", required=False)
+    aligned = serializers.BooleanField(required=False, default=False)
+    background = serializers.BooleanField(required=False, default=False)
 
 
 def reference_metadata() -> dict:
-    """Name and dim of the embedder new galleries use (the reference; loads no model)."""
+    """Name and dim of the reference embedder (loads no model)."""
     from inference.engine.embedders import reference_embedder
 
     return reference_embedder().metadata
 
 
-def embedder_for(gallery: Gallery):
-    """The gallery's embedder; only the reference embedder exists on the server today."""
-    from inference.engine.embedders import reference_embedder
+def model_file(model) -> Path:
+    """Where a registry model's exported backbone lies."""
+    return model.export_dir / BACKBONE_FILE
 
-    embedder = reference_embedder()
+
+def trained_metadata(model) -> dict:
+    """Name, dim and digest of a registry model's backbone (hashes the file; imports no TensorFlow).
+
+    Raises UserError when the model has no exported backbone."""
+    from inference.engine.embedders import file_digest
+
+    path = model_file(model)
+    if not path.is_file():
+        raise UserError(f"model {model.pk} has no exported backbone")
+    size = ((model.card or {}).get("model") or {}).get("embedding_size")
+    if not size:
+        raise UserError(f"model {model.pk}'s card does not give its embedding size")
+    digest = file_digest(path)
+    return {"name": f"keras:{digest[:16]}", "dim": int(size), "digest": digest}
+
+
+def check_model(gallery: Gallery) -> None:
+    """Refuse (409) a gallery whose trained model was deleted or whose file changed since it was made."""
+    from inference.engine.embedders import ModelChanged, file_digest
+
+    if not gallery.model_digest:
+        return
+    if gallery.model_id is None:
+        raise ModelChanged(f"gallery {gallery.name!r} was enrolled with a trained model that was deleted; "
+                           "make a new gallery")
+    path = model_file(gallery.model)
+    what = f"gallery {gallery.name!r} was enrolled with model {gallery.model.name!r}"
+    try:
+        digest = _digest_cache(str(path), *_stat(path), file_digest)
+    except OSError:
+        raise ModelChanged(f"{what}, whose file is gone; make a new gallery") from None
+    if digest != gallery.model_digest:
+        raise ModelChanged(f"{what}, whose file has changed since (sha256 {digest[:12]}, the gallery's "
+                           f"{gallery.model_digest[:12]}); its templates would not compare: make a new gallery")
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_cache(path: str, size: int, mtime_ns: int, digest) -> str:
+    return digest(path)
+
+
+def embedder_for(gallery: Gallery):
+    """The gallery's embedder: the reference, or its trained model, loaded once per worker
+    process (cached by file path and digest). Workers only: a trained model imports TensorFlow."""
+    from inference.engine.embedders import cached_keras_embedder, reference_embedder
+
+    if gallery.model_digest:
+        check_model(gallery)
+        embedder = cached_keras_embedder(model_file(gallery.model), gallery.model_digest)
+    else:
+        embedder = reference_embedder()
     if gallery.embedder != embedder.name:
         raise UserError(f"gallery {gallery.name!r} uses embedder {gallery.embedder!r}, which this server lacks")
     return embedder
@@ -79,12 +142,16 @@ def _sources(gallery: Gallery, batch: str | None):
 def run(ctx) -> dict:
     batch = ctx.params.get("batch")
     try:
-        gallery = Gallery.objects.select_related("dataset").get(pk=ctx.params["gallery_id"])
+        gallery = Gallery.objects.select_related("dataset", "model").get(pk=ctx.params["gallery_id"])
     except Gallery.DoesNotExist:
         raise UserError("the gallery was deleted") from None
     embedder = embedder_for(gallery)
-    base = store_for(gallery.pk, gallery.store).read() if gallery.store else None
+    old_store = store_for(gallery.pk, gallery.store) if gallery.store else None
+    base = old_store.read() if old_store else None
+    base_calibration = old_store.read_calibration() if old_store else None
     total, identities = _sources(gallery, batch)
+    # Extracted datasets are insightface's aligned 112x112 crops; uploads only when the user says so.
+    aligned = gallery.source == GallerySource.DATASET or bool(ctx.params.get("aligned"))
     skips: list[Skip] = []
 
     def on_skip(skip: Skip) -> None:
@@ -93,9 +160,22 @@ def run(ctx) -> dict:
             ctx.log(f"skipped {skip.name}: {skip.reason}", "warning")
 
     ctx.progress(0.0, f"Enrolling {total} photos")
-    enrollment = Enrollment(embedder, gallery.mode, base, on_photo=_Progress(ctx, total), on_skip=on_skip)
-    enrollment.add_all(identities)
-    data, thumbs = enrollment.result()
+    enrollment = Enrollment(embedder, gallery.mode, base, on_photo=_Progress(ctx, total), on_skip=on_skip,
+                            aligned=aligned, base_calibration=base_calibration)
+    if ctx.params.get("background"):
+        if base is None:
+            raise UserError("enroll people first: background photos calibrate a gallery's threshold")
+        added = enrollment.add_background(photo for _, photos in identities for photo in photos)
+        ctx.log(f"{added} background photos (people not enrolled) added to the calibration")
+        data, thumbs = base, {}
+    else:
+        enrollment.add_all(identities)
+        data, thumbs = enrollment.result()
+    calibration, scores = enrollment.calibrate(data, gallery.fpir_target, embedder.default_threshold)
+    calibrated = calibration.to_dict()
+    if gallery.threshold_override is not None:
+        calibrated = actions.with_override(calibrated, gallery.threshold_override,
+                                           rates(scores, gallery.threshold_override))
 
     store_name = secrets.token_hex(8)
     store = store_for(gallery.pk, store_name)
@@ -107,8 +187,10 @@ def run(ctx) -> dict:
                 if label not in thumbs and (jpeg := old.read_thumbnail(label)) is not None:
                     thumbs[label] = jpeg
         store.write(data, thumbs)
+        samples, sample_labels, background = enrollment.calibration_samples()
+        store.write_calibration(samples, sample_labels, background, scores.to_arrays())
         actions.finish_enrollment(gallery.pk, store_name, identities=len(data.identities), templates=len(data),
-                                  photos=enrollment.enrolled, skipped=len(skips))
+                                  photos=enrollment.enrolled, skipped=len(skips), calibration=calibrated)
     except Gallery.DoesNotExist:
         shutil.rmtree(gallery_dir(gallery.pk), ignore_errors=True)
         raise UserError("the gallery was deleted during enrollment") from None
@@ -124,6 +206,7 @@ def run(ctx) -> dict:
         "enrolled": enrollment.enrolled,
         "skipped": len(skips),
         "skipped_photos": [{"photo": s.name, "reason": s.reason} for s in skips[:MAX_SKIP_EVENTS]],
+        "calibration": calibrated,
     }
 
 

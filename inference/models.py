@@ -32,6 +32,15 @@ class Gallery(models.Model):
     name = models.CharField(max_length=100)
     embedder = models.CharField(max_length=100)
     dim = models.PositiveIntegerField()
+    # The trained model of the registry it embeds with (null: the reference dlib embedder)
+    # and the sha256 of its file at creation: a search never mixes embedders.
+    model = models.ForeignKey("training.TrainedModel", null=True, blank=True, on_delete=models.RESTRICT,
+                              related_name="galleries")
+    model_digest = models.CharField(max_length=64, blank=True, default="")
+    # Open-set threshold: calibrated at each enrollment for fpir_target; the owner may override it.
+    fpir_target = models.FloatField(default=0.01)
+    threshold_override = models.FloatField(null=True, blank=True)
+    calibration = models.JSONField(default=dict, blank=True)
     mode = models.CharField(max_length=8, choices=GalleryMode.choices, default=GalleryMode.MEAN)
     status = models.CharField(max_length=12, choices=GalleryStatus.choices, default=GalleryStatus.EMPTY)
     source = models.CharField(max_length=10, choices=GallerySource.choices)
@@ -72,6 +81,14 @@ class Gallery(models.Model):
     @property
     def searchable(self) -> bool:
         return bool(self.store) and self.templates > 0
+
+    @property
+    def threshold(self) -> float | None:
+        """What a search uses unless the request names one: the owner's, the calibrated, or None
+        (then the embedder's default)."""
+        if self.threshold_override is not None:
+            return self.threshold_override
+        return (self.calibration or {}).get("threshold")
 
 
 class SearchMode(models.TextChoices):

@@ -30,3 +30,8 @@ def query_key(search_id: str) -> str:
 
 def reply_key(search_id: str) -> str:
     return f"{PREFIX}:reply:{search_id}"
+
+
+def crop_key(search_id: str) -> str:
+    """The aligned crop a worker embeds with a gallery's trained model."""
+    return f"{PREFIX}:crop:{search_id}"

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import numpy as np
 from django.conf import settings
 
 from inference import redisio
@@ -29,8 +30,9 @@ from inference.engine.he_params import InsecureParametersError
 from privface_site.errors import Conflict, TooLarge, UserError
 
 from . import actions
-from .enrollment import embedder_for
+from .enrollment import check_model
 from .models import Gallery, SearchAudit
+from .serializers import embedder_metadata
 from .storage import store_for
 
 
@@ -86,7 +88,7 @@ def _dispatch(gallery: Gallery, store: str, version: int, context_key: str, quer
             header, payload = protocol.unpack_reply(item[1])
             if payload is None:
                 message = header.get("error", "unknown error")
-                if "changed" in message:
+                if "changed" in message or header.get("conflict"):
                     raise Conflict(message)
                 raise SearchFailed(f"a search worker failed: {message}")
             payloads.append(payload)
@@ -106,20 +108,62 @@ def _server_timings(ranges, payloads, replies) -> dict:
     }
 
 
+def _embed_on_worker(gallery: Gallery, face) -> tuple[np.ndarray, dict]:
+    """A trained model's probe embedding, computed by a `cpu` worker (the web process never
+    imports TensorFlow). The aligned crop goes through Redis for this search only."""
+    from .tasks import embed_probe
+
+    timeout = settings.SEARCH_TIMEOUT_SECONDS
+    redis = redisio.client()
+    search_id = uuid.uuid4().hex
+    crop_key, reply_key = redisio.crop_key(search_id), redisio.reply_key(search_id)
+    redis.set(crop_key, np.ascontiguousarray(face.crop, np.uint8).tobytes(), ex=timeout + 60)
+    try:
+        embed_probe.apply_async(kwargs={"gallery_id": gallery.pk, "digest": gallery.model_digest,
+                                        "crop_key": crop_key, "reply_key": reply_key},
+                                queue="cpu", expires=timeout)
+        item = redis.blpop([reply_key], timeout=timeout)
+        if item is None:
+            raise SearchTimeout(f"no worker embedded the photo within {timeout} s: is a Celery worker running "
+                                "on the cpu queue?")
+        header, payload = protocol.unpack_reply(item[1])
+    finally:
+        redis.delete(crop_key, reply_key)
+    if payload is None:
+        message = header.get("error", "unknown error")
+        if header.get("conflict"):
+            raise Conflict(message)
+        raise SearchFailed(f"the embedding worker failed: {message}")
+    probe = np.frombuffer(payload, dtype=np.float32)
+    if probe.shape != (gallery.dim,):
+        raise SearchFailed(f"the embedding worker answered {probe.shape[0]} values for a {gallery.dim}-d gallery")
+    return probe, {"worker_embed_seconds": header.get("seconds"), "worker_model_cached": header.get("cached")}
+
+
 def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: float | None,
-                 thumbnail_url: Callable[[str, int], str]) -> dict:
-    """The browser flow; raises UserError 4xx/5xx for bad input, no worker, or a busy gallery."""
+                 thumbnail_url: Callable[[str, int], str], aligned: bool = False) -> dict:
+    """The browser flow; raises UserError 4xx/5xx for bad input, no worker, a busy gallery,
+    or (409) a gallery whose trained model was deleted or changed."""
+    from inference.engine.embedders import reference_embedder
     from inference.engine.faces import align_face_bytes
     from inference.engine.he_client import HEClient
 
     began = time.perf_counter()
     profile = _check_searchable(gallery)
-    embedder = embedder_for(gallery)
+    check_model(gallery)
     if len(data) > settings.SEARCH_MAX_IMAGE_BYTES:
         raise TooLarge(f"the photo is {len(data)} bytes; the limit is {settings.SEARCH_MAX_IMAGE_BYTES}")
     store, version, entries = gallery.store, gallery.version, gallery.templates
-    face = align_face_bytes(data)
-    probe = embedder.embed(face)
+    face = align_face_bytes(data, aligned=aligned)
+    aligned_at = time.perf_counter()
+    embed_timings: dict = {}
+    if gallery.model_digest:
+        probe, embed_timings = _embed_on_worker(gallery, face)
+    else:
+        reference = reference_embedder()
+        if gallery.embedder != reference.name:
+            raise UserError(f"gallery {gallery.name!r} uses embedder {gallery.embedder!r}, which this server lacks")
+        probe = reference.embed(face)
     embedded = time.perf_counter()
 
     client = HEClient(profile)  # fresh key pair: lives in this request only
@@ -138,8 +182,9 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
     del client  # the secret key goes with it
     decrypted = time.perf_counter()
 
+    embedder = embedder_metadata(gallery)
     if threshold is None:
-        threshold = embedder.default_threshold
+        threshold = gallery.threshold if gallery.threshold is not None else embedder["default_threshold"]
     try:
         labels = store_for(gallery.pk, store).read_labels()["labels"]
     except FileNotFoundError:
@@ -149,7 +194,9 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
         "upload_bytes": len(query),
         "context_bytes": len(public),
         **_server_timings(ranges, payloads, replies),
-        "client_embed_seconds": round(embedded - began, 4),
+        "client_align_seconds": round(aligned_at - began, 4),
+        "client_embed_seconds": round(embedded - aligned_at, 4),
+        **embed_timings,
         "client_encrypt_seconds": round(encrypted - embedded, 4),
         "wait_seconds": round(answered - encrypted, 4),
         "client_decrypt_seconds": round(decrypted - answered, 4),
@@ -167,7 +214,8 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
         "aligned": True,
         "faces_found": face.n_faces,
         "aligned_crop": "data:image/jpeg;base64," + base64.b64encode(jpeg_of(face.crop)).decode(),
-        "embedder": {**embedder.metadata, "default_threshold": embedder.default_threshold},
+        "embedder": embedder,
+        "calibration": gallery.calibration,
         "server": server,
         "audit_id": audit.pk,
     }
@@ -210,6 +258,7 @@ def encrypted_search(user, gallery: Gallery, key_id: str, query: bytes) -> tuple
     """Score a remote client's query; returns the score_set container and response headers."""
     began = time.perf_counter()
     profile = _check_searchable(gallery)
+    check_model(gallery)
     if not key_id:
         raise UserError("key_id: required (POST the public context to /api/he/contexts/ first)")
     redis = redisio.client()

@@ -14,3 +14,11 @@ def score_shard(gallery_id: int, version: int, store: str, start_block: int, sto
 
     run(gallery_id=gallery_id, version=version, store=store, start_block=start_block, stop_block=stop_block,
         context_key=context_key, query_key=query_key, reply_key=reply_key)
+
+
+@shared_task(name="inference.embed_probe", acks_late=False, ignore_result=True)
+def embed_probe(gallery_id: int, digest: str, crop_key: str, reply_key: str) -> None:
+    """A search's probe through the gallery's trained model (the web process imports no TensorFlow)."""
+    from .worker import embed_probe as run
+
+    run(gallery_id=gallery_id, digest=digest, crop_key=crop_key, reply_key=reply_key)

@@ -24,14 +24,15 @@ from inference.engine.enroll import check_label
 from jobs.serializers import JobSerializer
 from privface_site.errors import TooLarge, UserError
 
-from . import actions, search
-from .enrollment import reference_metadata
+from . import actions, calibration, search
 from .models import Gallery
 from .serializers import (
     GalleryCreateSerializer,
     GallerySerializer,
     SearchAuditSerializer,
     SearchParamsSerializer,
+    ThresholdSerializer,
+    UploadFlagsSerializer,
     embedder_metadata,
 )
 from .storage import store_for
@@ -109,7 +110,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """Create a gallery: from a ready dataset (starts the enrollment, 202) or empty for photos (201)."""
         data = GalleryCreateSerializer(data=request.data, context={"user": request.user})
         data.is_valid(raise_exception=True)
-        gallery, job = actions.create_gallery(request.user, embedder=reference_metadata(), **data.validated_data)
+        gallery, job = actions.create_gallery(request.user, **data.validated_data)
         return _created(gallery, job)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
@@ -119,7 +120,10 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request={"multipart/form-data": dict}, responses={202: dict})
     @action(detail=True, methods=["post"])
     def images(self, request: Request, pk: str | None = None) -> Response:
-        """Labelled photos (multipart ``files`` + ``labels`` or ``labels_csv``): added by an enrollment job."""
+        """Labelled photos (multipart ``files`` + ``labels`` or ``labels_csv``): added by an enrollment job.
+
+        ``aligned=true``: 112x112 photos are aligned crops (no detection). ``background=true``:
+        photos of people NOT enrolled (no labels needed); they only calibrate the threshold."""
         gallery = self.get_object()
         try:
             files = request.FILES.getlist("files")
@@ -131,8 +135,13 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         total = sum(f.size or 0 for f in files)
         if total > settings.GALLERY_UPLOAD_MAX_BYTES:
             raise TooLarge(f"the photos are {total} bytes; one upload may carry {settings.GALLERY_UPLOAD_MAX_BYTES}")
-        labels = _labels_for(request, files)
-        job = actions.add_photos(gallery, list(zip(files, labels, strict=True)))
+        flags = UploadFlagsSerializer(data={k: request.data.get(k) for k in ("aligned", "background")
+                                            if request.data.get(k) not in (None, "")})
+        flags.is_valid(raise_exception=True)
+        background = flags.validated_data["background"]
+        labels = ["background"] * len(files) if background else _labels_for(request, files)
+        job = actions.add_photos(gallery, list(zip(files, labels, strict=True)),
+                                 aligned=flags.validated_data["aligned"], background=background)
         gallery.refresh_from_db()
         return _created(gallery, job)
 
@@ -146,13 +155,26 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ValidationError({"image": ["a photo is required (multipart field image)"]})
         if image.size and image.size > settings.SEARCH_MAX_IMAGE_BYTES:
             raise TooLarge(f"the photo is {image.size} bytes; the limit is {settings.SEARCH_MAX_IMAGE_BYTES}")
-        params = SearchParamsSerializer(data={k: v for k, v in request.data.items() if k in ("top_k", "threshold")
-                                              and v != ""})
+        params = SearchParamsSerializer(data={k: v for k, v in request.data.items()
+                                              if k in ("top_k", "threshold", "aligned") and v != ""})
         params.is_valid(raise_exception=True)
         body = search.search_photo(request.user, gallery, image.read(), top_k=params.validated_data["top_k"],
                                    threshold=params.validated_data["threshold"],
-                                   thumbnail_url=_thumbnail_url(request, gallery.pk))
+                                   thumbnail_url=_thumbnail_url(request, gallery.pk),
+                                   aligned=params.validated_data["aligned"])
         return Response(body)
+
+    @extend_schema(request=ThresholdSerializer, responses=GallerySerializer)
+    @action(detail=True, methods=["post"])
+    def threshold(self, request: Request, pk: str | None = None) -> Response:
+        """The owner's open-set threshold (null: the calibrated one) and/or a new FPIR target."""
+        gallery = self.get_object()
+        data = ThresholdSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        gallery = actions.set_threshold(gallery, threshold=data.validated_data["threshold"],
+                                        fpir_target=data.validated_data.get("fpir_target"),
+                                        recalibrate=calibration.recalibrator(gallery))
+        return Response(GallerySerializer(gallery).data)
 
     @extend_schema(parameters=[OpenApiParameter("key_id", str, required=True)],
                    request={"application/octet-stream": bytes}, responses={(200, "application/octet-stream"): bytes})
@@ -182,7 +204,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         meta = store_for(gallery.pk, gallery.store).read_labels()
         return Response({"version": gallery.version, "entries": len(meta["labels"]), "labels": meta["labels"],
                          "identities": list(meta["photos"]), "photos": meta["photos"],
-                         "embedder": embedder_metadata(gallery.embedder, gallery.dim)})
+                         "embedder": embedder_metadata(gallery)})
 
 
 class ThumbnailView(APIView):

@@ -75,3 +75,50 @@ def score_shard(*, gallery_id: int, version: int, store: str, start_block: int, 
     pipe.rpush(reply_key, reply)
     pipe.expire(reply_key, settings.SEARCH_TIMEOUT_SECONDS + 60)
     pipe.execute()
+
+
+def embed_probe(*, gallery_id: int, digest: str, crop_key: str, reply_key: str) -> None:
+    """Embed a search's aligned crop with the gallery's trained model (loaded once per worker
+    process, cached by file path and digest) and push the float32 vector to the reply list."""
+    import numpy as np
+
+    from inference.engine.embedders import ModelChanged
+    from inference.enrollment import embedder_for
+    from inference.models import Gallery
+
+    redis = redisio.client()
+    crop = redis.get(crop_key)
+    if crop is None:
+        log.info("search %s: its crop is gone (timed out); nothing to do", reply_key)
+        return
+    began = time.perf_counter()
+    try:
+        gallery = Gallery.objects.select_related("model").filter(pk=gallery_id).first()
+        if gallery is None:
+            raise UserError("the gallery was deleted")
+        if gallery.model_digest != digest:
+            raise ModelChanged("the gallery's model changed while searching; search again")
+        cached = _is_cached(gallery)
+        embedder = embedder_for(gallery)
+        face = np.frombuffer(crop, dtype=np.uint8).reshape(embedder.input_size, embedder.input_size, 3)
+        vector = embedder.embed(face).astype(np.float32)
+        reply = protocol.pack_reply(ok=True, payload=vector.tobytes(), seconds=round(time.perf_counter() - began, 4),
+                                    cached=cached)
+    except ModelChanged as exc:
+        reply = protocol.pack_reply(ok=False, error=str(exc), conflict=True)
+    except (UserError, ValueError) as exc:
+        reply = protocol.pack_reply(ok=False, error=str(exc))
+    except Exception:  # noqa: BLE001 - the waiting request must hear about it, not time out
+        log.exception("search %s: embedding for gallery %s failed", reply_key, gallery_id)
+        reply = protocol.pack_reply(ok=False, error="internal error in the embedding worker")
+    pipe = redis.pipeline()
+    pipe.rpush(reply_key, reply)
+    pipe.expire(reply_key, settings.SEARCH_TIMEOUT_SECONDS + 60)
+    pipe.execute()
+
+
+def _is_cached(gallery) -> bool:
+    from inference.engine import embedders
+    from inference.enrollment import model_file
+
+    return (str(model_file(gallery.model)), gallery.model_digest) in embedders._loaded if gallery.model else False

@@ -56,8 +56,23 @@ def register_model(job, dataset: Dataset | None, name: str, card: dict) -> Train
     return model
 
 
-def delete_model(model: TrainedModel) -> None:
+def delete_model(model: TrainedModel, *, delete_galleries: bool = False) -> list[str]:
+    """Delete a model and its files. Galleries that embed with it make this a 409 naming
+    them, unless ``delete_galleries``: then they go too. Returns the galleries deleted."""
+    from inference import actions as gallery_actions
+
     folder = model.export_dir
     with transaction.atomic():
+        model = TrainedModel.objects.select_for_update().get(pk=model.pk)
+        names = list(model.galleries.order_by("name").values_list("name", flat=True))
+        if names and not delete_galleries:
+            listed = ", ".join(repr(n) for n in names[:10])
+            if len(names) > 10:
+                listed += f" and {len(names) - 10} more"
+            raise Conflict(f"model {model.name!r} is used by {len(names)} "
+                           f"galler{'y' if len(names) == 1 else 'ies'}: {listed}; delete them first, or "
+                           "delete with ?delete_galleries=1 to delete them with the model")
+        deleted = gallery_actions.delete_galleries_of_model(model)
         model.delete()  # the ledger keeps the spend: the privacy was spent all the same
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return deleted

@@ -96,7 +96,14 @@ def test_enroll_and_search_through_the_api(worker, server, alice, alice_client, 
     detail = alice_client.get(f"/api/galleries/{gallery_id}/").json()
     assert (detail["status"], detail["identities"], detail["templates"], detail["skipped"]) == ("ready", 7, 7, 1)
     assert detail["embedder"] == {"name": "dlib-resnet-v1", "dim": 128, "private": False,
-                                  "source": "face-recognition-models 0.3.0", "default_threshold": 0.92}
+                                  "source": "face-recognition-models 0.3.0", "default_threshold": 0.92,
+                                  "model": None, "model_name": None,
+                                  "privacy": {"private": False, "epsilon": None, "delta": None, "unit": None,
+                                              "accountant": None, "note": "public pretrained weights: not private"}}
+    # Calibrated at enrollment: 7 identities of 3 photos, so 21 x 6 impostor and 21 genuine pairs.
+    calibration = detail["calibration"]
+    assert (calibration["impostor_pairs"], calibration["genuine_pairs"], calibration["gallery_size"]) == (126, 21, 7)
+    assert calibration["fpir_target"] == 0.01 and detail["threshold"] == calibration["threshold"]
     gallery = Gallery.objects.get(pk=gallery_id)
     assert not (gallery.incoming_dir).exists() or not any(gallery.incoming_dir.iterdir())  # uploads deleted
 

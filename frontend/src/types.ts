@@ -103,6 +103,44 @@ export interface Embedder {
   source: string;
   /** Cosine score at or above which a match counts; null if unknown. */
   default_threshold: number | null;
+  /** The registry model (null: the reference embedder, or a deleted model). */
+  model?: { id: number; name: string } | null;
+  model_name?: string | null;
+  privacy?: EmbedderPrivacy | null;
+}
+
+/** Privacy of an embedder's weights: ε, δ and the DP unit from the model card. */
+export interface EmbedderPrivacy {
+  private: boolean;
+  epsilon: number | null;
+  delta: number | null;
+  unit: string | null;
+  accountant: string | null;
+  note?: string;
+}
+
+/** Rates of an open-set threshold, estimated from the gallery's own score samples. */
+export interface ThresholdRates {
+  fpir: number | null;
+  /** 95 % upper bound of the FPIR. */
+  fpir_upper: number | null;
+  fnir: number | null;
+  /** Background photos (people not enrolled) matched, measured. */
+  stranger_fpir: number | null;
+}
+
+/** A gallery's calibrated open-set threshold (calibration.py). */
+export interface GalleryCalibration extends Partial<ThresholdRates> {
+  threshold: number | null;
+  method: 'calibrated' | 'tail fit' | 'default' | (string & {});
+  fpir_target: number;
+  far_target?: number;
+  impostor_pairs?: number;
+  genuine_pairs?: number;
+  strangers?: number;
+  gallery_size?: number;
+  /** The owner's threshold and its estimated rates. */
+  override?: ThresholdRates & { threshold: number };
 }
 
 export interface Gallery {
@@ -124,6 +162,13 @@ export interface Gallery {
   job: number | null;
   version: number;
   he_profile: Record<string, unknown> | null;
+  /** The registry model it embeds with; null: the reference embedder. */
+  model: number | null;
+  /** What a search uses by default: the owner's, else the calibrated, else the model's. */
+  threshold: number | null;
+  threshold_override: number | null;
+  fpir_target: number;
+  calibration: GalleryCalibration | Record<string, never>;
   created_at: string;
   updated_at: string;
 }
@@ -169,6 +214,7 @@ export interface SearchResult {
   /** data: URL of the 112×112 crop that was embedded. */
   aligned_crop: string;
   embedder: Embedder;
+  calibration?: GalleryCalibration | Record<string, never>;
   server: SearchServerStats;
   audit_id: number;
 }
@@ -247,6 +293,11 @@ export interface TrainedModel {
   verification_accuracy: number | null;
   mia_auc: number | null;
   created_at: string;
+  /** Has an exported backbone a gallery can embed with. */
+  ready?: boolean;
+  dp_unit?: string | null;
+  /** Galleries that embed with it (deleting the model asks first). */
+  galleries?: { id: number; name: string }[];
 }
 
 /** The model card JSON (sections are plain objects; unknown keys are shown as they come). */

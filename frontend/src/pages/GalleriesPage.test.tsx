@@ -90,6 +90,42 @@ describe('GalleriesPage', () => {
     ]);
   });
 
+  it('offers the reference embedder or a ready model of the registry, with its privacy, and sends its id', async () => {
+    const calls = stubFetch((c) => {
+      if (c.method === 'GET' && c.url === '/api/galleries/') return page([]);
+      if (c.method === 'GET' && c.url === '/api/datasets/') {
+        return page([makeDataset({ id: 4, name: 'webface', status: 'ready', images: 80, identities: 10 })]);
+      }
+      if (c.method === 'GET' && c.url === '/api/models/') {
+        return page([
+          { id: 7, name: 'casia dp', private: true, epsilon: 7.9223, delta: 0.001, ready: true,
+            dp_unit: 'one image (example-level DP, not identity-level)', galleries: [] },
+          { id: 8, name: 'plain', private: false, epsilon: null, delta: null, ready: true, galleries: [] },
+          { id: 9, name: 'no export', private: false, epsilon: null, delta: null, ready: false, galleries: [] },
+        ]);
+      }
+      if (c.method === 'POST' && c.url === '/api/galleries/') {
+        return { status: 202, body: { gallery: makeGallery({ id: 11, status: 'enrolling' }), job: makeJob({ id: 42 }) } };
+      }
+      return undefined;
+    });
+    renderPage();
+    const select = (await screen.findByLabelText('Embedder')) as HTMLSelectElement;
+    await waitFor(() => expect(within(select).getAllByRole('option')).toHaveLength(3));
+    expect(within(select).getAllByRole('option').map((o) => o.textContent)).toEqual([
+      'reference dlib ResNet — not private (public weights)',
+      'casia dp — ε 7.92, δ 1e-3 (one image)',
+      'plain — not private (trained without DP)',
+    ]);
+    fireEvent.change(select, { target: { value: '7' } });
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'dp gallery' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create gallery' }));
+    expect(await screen.findByRole('heading', { name: 'Opened gallery 11' })).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === 'POST')[0].body).toEqual({
+      name: 'dp gallery', source: 'dataset', dataset: 4, mode: 'mean', model: 7,
+    });
+  });
+
   it('creates an images gallery, then sends the photos and their labels as multipart', async () => {
     const calls = server((c) => {
       if (c.url === '/api/galleries/') return { status: 201, body: { gallery: makeGallery({ id: 10, status: 'empty' }), job: null } };

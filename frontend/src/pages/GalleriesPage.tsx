@@ -16,7 +16,8 @@ import type { LabelledPhotos } from '../components/LabelledPhotosFields';
 import { listDatasets } from '../datasets';
 import { addPhotos, createDatasetGallery, createImagesGallery, listGalleries, MODE_LABELS } from '../galleries';
 import { formatTime } from '../jobs';
-import type { Dataset, Gallery, GalleryMode, GallerySource } from '../types';
+import { listModels } from '../training';
+import type { Dataset, Gallery, GalleryMode, GallerySource, TrainedModel } from '../types';
 
 /** Router state handed to the gallery page when its photos were not accepted. */
 export interface GalleryPageState {
@@ -30,11 +31,14 @@ export function GalleriesPage() {
   const [datasets, setDatasets] = useState<Dataset[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [datasetsError, setDatasetsError] = useState<string | null>(null);
+  const [models, setModels] = useState<TrainedModel[] | null>(null);
 
   const load = useCallback(async () => {
     setError(null);
     setDatasetsError(null);
-    const [g, d] = await Promise.allSettled([listGalleries(), listDatasets()]);
+    const [g, d, m] = await Promise.allSettled([listGalleries(), listDatasets(), listModels()]);
+    // Without the registry the form still offers the reference embedder.
+    setModels(m.status === 'fulfilled' && Array.isArray(m.value?.results) ? m.value.results : []);
     if (g.status === 'fulfilled') {
       setGalleries(g.value.results);
       setCount(g.value.count);
@@ -106,7 +110,7 @@ export function GalleriesPage() {
           </table>
         )}
       </ListCard>
-      <CreateGalleryForm datasets={datasets} datasetsError={datasetsError} />
+      <CreateGalleryForm datasets={datasets} datasetsError={datasetsError} models={models} />
     </>
   );
 }
@@ -116,12 +120,27 @@ function usableDatasets(datasets: Dataset[] | null): Dataset[] {
   return (datasets ?? []).filter((d) => d.status === 'ready' && d.extract_images);
 }
 
+/** Models of the registry a gallery can embed with (an exported backbone). */
+function usableModels(models: TrainedModel[] | null | undefined): TrainedModel[] {
+  return (models ?? []).filter((m) => m.ready !== false);
+}
+
+/** "name — ε 7.92, δ 1e-3 (per one image)" or "name — not private". */
+export function modelOptionLabel(m: TrainedModel): string {
+  if (!m.private) return `${m.name} — not private (trained without DP)`;
+  const eps = m.epsilon != null ? `ε ${m.epsilon.toFixed(2)}` : 'ε unknown';
+  const delta = m.delta != null ? `δ ${m.delta.toExponential(0)}` : 'δ unknown';
+  return `${m.name} — ${eps}, ${delta}${m.dp_unit ? ` (${m.dp_unit.split(' (')[0]})` : ''}`;
+}
+
 export function CreateGalleryForm({
   datasets,
   datasetsError,
+  models,
 }: {
   datasets: Dataset[] | null;
   datasetsError?: string | null;
+  models?: TrainedModel[] | null;
 }) {
   const navigate = useNavigate();
   const [name, setName] = useState('');
@@ -129,6 +148,8 @@ export function CreateGalleryForm({
   const [mode, setMode] = useState<GalleryMode>('mean');
   const [datasetId, setDatasetId] = useState('');
   const [photos, setPhotos] = useState<LabelledPhotos>(NO_PHOTOS);
+  const [modelId, setModelId] = useState('');
+  const [aligned, setAligned] = useState(false);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -146,18 +167,19 @@ export function CreateGalleryForm({
       const problem = labelledPhotosProblem(photos);
       if (problem) return setError(problem);
     }
+    const options = { model: modelId ? Number(modelId) : null };
     try {
       if (source === 'dataset') {
         setBusy('Creating…');
-        const { gallery } = await createDatasetGallery(trimmed, Number(chosenDataset), mode);
+        const { gallery } = await createDatasetGallery(trimmed, Number(chosenDataset), mode, options);
         navigate(`/galleries/${gallery.id}`);
         return;
       }
       setBusy('Creating…');
-      const { gallery } = await createImagesGallery(trimmed, mode);
+      const { gallery } = await createImagesGallery(trimmed, mode, options);
       setBusy(`Uploading ${photos.files.length} photos…`);
       try {
-        await addPhotos(gallery.id, photos.files, toPhotoLabels(photos));
+        await addPhotos(gallery.id, photos.files, toPhotoLabels(photos), { aligned });
         navigate(`/galleries/${gallery.id}`);
       } catch (err) {
         // The gallery exists (empty): go there so the photos can be sent again.
@@ -183,6 +205,17 @@ export function CreateGalleryForm({
           <select value={mode} onChange={(e) => setMode(e.target.value as GalleryMode)}>
             <option value="mean">{MODE_LABELS.mean}</option>
             <option value="all">{MODE_LABELS.all}</option>
+          </select>
+        </label>
+        <label>
+          Embedder
+          <select value={modelId} onChange={(e) => setModelId(e.target.value)} aria-label="Embedder">
+            <option value="">reference dlib ResNet — not private (public weights)</option>
+            {usableModels(models).map((m) => (
+              <option key={m.id} value={m.id}>
+                {modelOptionLabel(m)}
+              </option>
+            ))}
           </select>
         </label>
       </div>
@@ -235,7 +268,13 @@ export function CreateGalleryForm({
           <ErrorMessage error={datasetsError} />
         </div>
       ) : (
-        <LabelledPhotosFields value={photos} onChange={setPhotos} disabled={busy !== null} />
+        <>
+          <LabelledPhotosFields value={photos} onChange={setPhotos} disabled={busy !== null} />
+          <label className="checkbox">
+            <input type="checkbox" checked={aligned} onChange={(e) => setAligned(e.target.checked)} /> 112×112
+            photos are aligned face crops (skip face detection)
+          </label>
+        </>
       )}
 
       <div className="form-actions">

@@ -100,4 +100,38 @@ describe('GalleryPage', () => {
     expect(confirm).toHaveBeenCalledTimes(2);
     expect(calls.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/galleries/3/', headers: { 'X-CSRFToken': 'tok' } });
   });
+
+  it('shows the model, its privacy and the calibrated threshold, and saves the owner\'s threshold', async () => {
+    const calibration = {
+      threshold: 0.9357, method: 'tail fit', fpir_target: 0.01, far_target: 0.0014, fpir: 0, fpir_upper: 0.1896,
+      fnir: 0, stranger_fpir: null, impostor_pairs: 126, genuine_pairs: 21, strangers: 0, gallery_size: 7,
+    };
+    const gallery = makeGallery({
+      id: 5, model: 7, threshold: 0.9357, calibration,
+      embedder: {
+        name: 'keras:10aa79f6da3ca1db', dim: 512, private: true, source: 'trained', default_threshold: 0.57,
+        model: { id: 7, name: 'casia dp' }, model_name: 'casia dp',
+        privacy: { private: true, epsilon: 7.9223, delta: 0.001, unit: 'one image (example-level DP, not identity-level)', accountant: 'rdp' },
+      },
+    });
+    const calls = stubFetch((c) => {
+      if (c.method === 'GET' && c.url === '/api/galleries/5/') return { body: gallery };
+      if (c.method === 'POST' && c.url === '/api/galleries/5/threshold/') {
+        return { body: { ...gallery, threshold: 0.95, threshold_override: 0.95,
+          calibration: { ...calibration, override: { threshold: 0.95, fpir: 0, fpir_upper: 0.18, fnir: 0.0476, stranger_fpir: null } } } };
+      }
+      return undefined;
+    });
+    renderGallery(5);
+    expect(await screen.findByTestId('gallery-model')).toHaveTextContent('casia dp (model #7)');
+    expect(screen.getByTestId('gallery-privacy')).toHaveTextContent('ε 7.92, δ 1e-3, DP unit: one image');
+    expect(screen.getByTestId('gallery-threshold')).toHaveTextContent('0.9357');
+    expect(screen.getByTestId('calibration-fpir')).toHaveTextContent('0.00 % (95 % bound 18.96 %) from 126 impostor pairs');
+    expect(screen.getByTestId('calibration-fnir')).toHaveTextContent('0.00 % from 21 genuine pairs');
+    fireEvent.change(screen.getByLabelText('Threshold override'), { target: { value: '0.95' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByTestId('override-rates')).toHaveTextContent('0.95: FPIR 0.00 % (bound 18.00 %), FNIR 4.76 %');
+    expect(calls.filter((c) => c.method === 'POST')[0].body).toEqual({ threshold: 0.95, fpir_target: 0.01 });
+    expect(screen.getByTestId('gallery-threshold')).toHaveTextContent('0.95');
+  });
 });

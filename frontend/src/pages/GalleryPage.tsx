@@ -13,7 +13,17 @@ import {
   toPhotoLabels,
 } from '../components/LabelledPhotosFields';
 import type { LabelledPhotos } from '../components/LabelledPhotosFields';
-import { addPhotos, deleteGallery, getGallery, isSearchable, MODE_LABELS } from '../galleries';
+import {
+  addPhotos,
+  deleteGallery,
+  formatRate,
+  getGallery,
+  isSearchable,
+  modelText,
+  MODE_LABELS,
+  privacyText,
+  setGalleryThreshold,
+} from '../galleries';
 import { formatTime, getJob } from '../jobs';
 import type { Gallery } from '../types';
 import type { GalleryPageState } from './GalleriesPage';
@@ -140,6 +150,7 @@ function GalleryDetail({ galleryId }: { galleryId: number }) {
           )}
 
           <GallerySummary gallery={gallery} />
+          {gallery.status !== 'empty' && <ThresholdCard gallery={gallery} onChanged={setGallery} />}
           {gallery.skipped > 0 && gallery.job && gallery.status !== 'enrolling' && (
             <SkippedPhotos key={`${gallery.job}-${gallery.version}`} jobId={gallery.job} />
           )}
@@ -192,8 +203,23 @@ function GallerySummary({ gallery: g }: { gallery: Gallery }) {
           <EmbedderName embedder={g.embedder} />
           {g.embedder.dim ? <span className="muted small"> {g.embedder.dim}-d</span> : null}
         </dd>
+        <dt>Model</dt>
+        <dd data-testid="gallery-model">
+          {g.embedder.model ? <Link to={`/models/${g.embedder.model.id}`}>{modelText(g.embedder)}</Link> : modelText(g.embedder)}
+        </dd>
+        <dt>Privacy</dt>
+        <dd data-testid="gallery-privacy">{privacyText(g.embedder)}</dd>
         <dt>Threshold</dt>
-        <dd>{g.embedder.default_threshold ?? '—'} <span className="muted small">default match threshold</span></dd>
+        <dd>
+          <span data-testid="gallery-threshold">{g.threshold ?? '—'}</span>{' '}
+          <span className="muted small">
+            {g.threshold_override != null
+              ? 'set by you'
+              : g.calibration && 'method' in g.calibration && g.calibration.method !== 'default'
+                ? `calibrated for FPIR ${formatRate(g.fpir_target)}`
+                : "the model's default"}
+          </span>
+        </dd>
         <dt>Version</dt>
         <dd>{g.version}</dd>
         <dt>Created</dt>
@@ -207,6 +233,114 @@ function GallerySummary({ gallery: g }: { gallery: Gallery }) {
           </>
         )}
       </dl>
+    </section>
+  );
+}
+
+/** The gallery's open-set threshold: what it was calibrated on, its estimated rates, the owner's override. */
+function ThresholdCard({ gallery: g, onChanged }: { gallery: Gallery; onChanged: (g: Gallery) => void }) {
+  const cal = g.calibration && 'method' in g.calibration ? g.calibration : null;
+  const [value, setValue] = useState(g.threshold_override != null ? String(g.threshold_override) : '');
+  const [fpir, setFpir] = useState(String(100 * g.fpir_target));
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function save(threshold: number | null) {
+    const target = Number(fpir) / 100;
+    if (!(target > 0 && target <= 0.5)) return setError('The FPIR target is a percentage between 0.01 and 50.');
+    if (threshold != null && !(threshold >= -1 && threshold <= 1)) return setError('A threshold is a cosine score between -1 and 1.');
+    setBusy(true);
+    setError(null);
+    try {
+      const fresh = await setGalleryThreshold(g.id, threshold, target);
+      setValue(fresh.threshold_override != null ? String(fresh.threshold_override) : '');
+      onChanged(fresh);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    void save(value.trim() === '' ? null : Number(value));
+  }
+
+  const override = cal?.override;
+  return (
+    <section className="card" aria-label="Open-set threshold">
+      <h2>Open-set threshold</h2>
+      <p className="muted small">
+        A search answers “no match” below the threshold. It is chosen so that someone who was never enrolled is
+        matched to anyone in this gallery with at most the target false-positive identification rate (FPIR) at its
+        size, from the gallery&apos;s own photos: impostor pairs between different people, genuine pairs left out
+        of each person&apos;s template.
+      </p>
+      {cal && (
+        <dl className="details details-wide" data-testid="calibration">
+          <dt>Calibrated threshold</dt>
+          <dd>
+            {cal.threshold ?? '—'} <span className="muted small">({cal.method}{cal.method === 'default' ? ': too few pairs to calibrate' : ''})</span>
+          </dd>
+          <dt>FPIR target</dt>
+          <dd>
+            {formatRate(cal.fpir_target)} at {cal.gallery_size ?? g.templates} templates
+          </dd>
+          <dt>Estimated FPIR</dt>
+          <dd data-testid="calibration-fpir">
+            {formatRate(cal.fpir)} <span className="muted small">(95 % bound {formatRate(cal.fpir_upper)}) from {cal.impostor_pairs ?? 0} impostor pairs</span>
+          </dd>
+          <dt>Estimated FNIR</dt>
+          <dd data-testid="calibration-fnir">
+            {formatRate(cal.fnir)} <span className="muted small">from {cal.genuine_pairs ?? 0} genuine pairs</span>
+          </dd>
+          {(cal.strangers ?? 0) > 0 && (
+            <>
+              <dt>Background photos matched</dt>
+              <dd>
+                {formatRate(cal.stranger_fpir)} <span className="muted small">of {cal.strangers}</span>
+              </dd>
+            </>
+          )}
+          {override && (
+            <>
+              <dt>Your threshold</dt>
+              <dd data-testid="override-rates">
+                {override.threshold}: FPIR {formatRate(override.fpir)} (bound {formatRate(override.fpir_upper)}), FNIR{' '}
+                {formatRate(override.fnir)}
+              </dd>
+            </>
+          )}
+        </dl>
+      )}
+      <form className="form-row" onSubmit={onSubmit} aria-label="Set threshold">
+        <label>
+          Your threshold
+          <input
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            placeholder={cal?.threshold != null ? String(cal.threshold) : 'calibrated'}
+            inputMode="decimal"
+            aria-label="Threshold override"
+          />
+        </label>
+        <label>
+          FPIR target (%)
+          <input value={fpir} onChange={(e) => setFpir(e.target.value)} inputMode="decimal" aria-label="FPIR target" />
+        </label>
+        <div className="form-actions">
+          <button type="submit" className="btn btn-primary" disabled={busy || g.status === 'enrolling'}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+          {g.threshold_override != null && (
+            <button type="button" className="btn btn-ghost" disabled={busy} onClick={() => void save(null)}>
+              Use the calibrated one
+            </button>
+          )}
+        </div>
+      </form>
+      <ErrorMessage error={error} />
     </section>
   );
 }
@@ -258,6 +392,7 @@ function AddPhotosForm({
   initialError: string | null;
 }) {
   const [photos, setPhotos] = useState<LabelledPhotos>(NO_PHOTOS);
+  const [aligned, setAligned] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(initialError);
   // A new form (fresh file inputs) after each accepted upload.
@@ -271,7 +406,7 @@ function AddPhotosForm({
     setBusy(true);
     setError(null);
     try {
-      const { gallery: fresh } = await addPhotos(gallery.id, photos.files, toPhotoLabels(photos));
+      const { gallery: fresh } = await addPhotos(gallery.id, photos.files, toPhotoLabels(photos), { aligned });
       setPhotos(NO_PHOTOS);
       setRound((r) => r + 1);
       onStarted(fresh);
@@ -287,6 +422,10 @@ function AddPhotosForm({
       <h2>Add photos</h2>
       {enrolling && <p className="muted">Photos can be added when the running enrollment has finished.</p>}
       <LabelledPhotosFields key={round} value={photos} onChange={setPhotos} disabled={busy || enrolling} />
+      <label className="checkbox">
+        <input type="checkbox" checked={aligned} onChange={(e) => setAligned(e.target.checked)} /> 112×112 photos
+        are aligned face crops (skip face detection)
+      </label>
       <div className="form-actions">
         <button type="submit" className="btn btn-primary" disabled={busy || enrolling}>
           {busy ? `Uploading ${photos.files.length} photos…` : 'Add photos'}

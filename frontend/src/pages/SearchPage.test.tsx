@@ -112,6 +112,38 @@ describe('SearchPage', () => {
     expect(screen.getByRole('region', { name: 'What the server saw' })).toBeInTheDocument();
   });
 
+  it('shows the model and its privacy with each result, and uses the gallery\'s calibrated threshold', async () => {
+    const trained = {
+      name: 'keras:10aa79f6da3ca1db', dim: 512, private: true, source: 'trained', default_threshold: 0.57,
+      model: { id: 7, name: 'casia dp' }, model_name: 'casia dp',
+      privacy: { private: true, epsilon: 7.9223, delta: 0.001, unit: 'one image (example-level DP, not identity-level)', accountant: 'rdp' },
+    };
+    const calls = stubFetch((c) => {
+      if (c.method === 'GET' && c.url === '/api/galleries/') {
+        return page([makeGallery({ id: 6, name: 'dp', model: 7, threshold: 0.81, embedder: trained })]);
+      }
+      if (c.method === 'POST') return { body: makeSearchResult({ threshold: 0.81, embedder: trained }) };
+      return undefined;
+    });
+    renderSearch('/search?gallery=6');
+    await waitFor(() => expect(screen.getByLabelText('Threshold')).toHaveValue(0.81));
+    await searchPhoto();
+    expect(await screen.findByTestId('result-model')).toHaveTextContent('Model: casia dp (model #7)');
+    expect(screen.getByTestId('result-privacy')).toHaveTextContent('ε 7.92, δ 1e-3, DP unit: one image');
+    const form = calls.find((c) => c.method === 'POST')!.rawBody as FormData;
+    expect(form.get('threshold')).toBe('0.81');
+  });
+
+  it('says a reference result is not private', async () => {
+    server(() => ({ body: makeSearchResult({ embedder: { ...makeGallery().embedder, privacy: {
+      private: false, epsilon: null, delta: null, unit: null, accountant: null } } }) }));
+    renderSearch();
+    await waitFor(() => expect(screen.getByLabelText('Gallery')).toHaveValue('3'));
+    await searchPhoto();
+    expect(await screen.findByTestId('result-privacy')).toHaveTextContent('not private (public reference weights)');
+    expect(screen.getByTestId('result-model')).toHaveTextContent('reference (dlib ResNet)');
+  });
+
   it('shows the server detail of a 422 next to the photo input', async () => {
     server(() => ({ status: 422, body: { detail: 'no face found in the photo' } }));
     renderSearch();

@@ -5,7 +5,16 @@ import { messageOf } from '../api';
 import { EmbedderName } from '../components/EmbedderName';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { formatBytes } from '../datasets';
-import { formatSeconds, getGallery, isSearchable, listGalleries, PHOTO_ACCEPT, searchGallery } from '../galleries';
+import {
+  formatSeconds,
+  getGallery,
+  isSearchable,
+  listGalleries,
+  modelText,
+  PHOTO_ACCEPT,
+  privacyText,
+  searchGallery,
+} from '../galleries';
 import type { Gallery, SearchResult } from '../types';
 
 const DEFAULT_TOP_K = 5;
@@ -71,7 +80,8 @@ export function SearchPage() {
 
   const gallery = galleries?.find((g) => g.id === wanted) ?? (wanted ? null : (galleries?.[0] ?? null));
   const galleryId = gallery?.id ?? null;
-  const defaultThreshold = gallery?.embedder.default_threshold ?? null;
+  // The gallery's own (the owner's, else calibrated) threshold, else its model's default.
+  const defaultThreshold = gallery?.threshold ?? gallery?.embedder.default_threshold ?? null;
 
   const threshold =
     thresholdEdit && thresholdEdit.gallery === galleryId
@@ -192,8 +202,9 @@ export function SearchPage() {
           </div>
           {gallery && (
             <p className="muted small">
-              Embedder: <EmbedderName embedder={gallery.embedder} />
-              {defaultThreshold != null && <> — default threshold {defaultThreshold}</>}
+              Embedder: <EmbedderName embedder={gallery.embedder} /> — model {modelText(gallery.embedder)},{' '}
+              {privacyText(gallery.embedder)}
+              {defaultThreshold != null && <> — gallery threshold {defaultThreshold}</>}
             </p>
           )}
 
@@ -275,6 +286,9 @@ function SearchResultView({ result }: { result: SearchResult }) {
               top {result.top_k}, threshold {result.threshold}
             </span>
           </h2>
+          <p className="muted small" data-testid="result-model">
+            Model: {modelText(result.embedder)} — <span data-testid="result-privacy">{privacyText(result.embedder)}</span>
+          </p>
           {matched && matches.length > 0 ? (
             <ol className="match-list">
               {matches.map((m, i) => (

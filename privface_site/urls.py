@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts.views import admin_login
 
 from .health import health
+from .overview import overview
 from .views import dashboard
 
 api = [
     path("health/", health, name="health"),
+    path("overview/", overview, name="overview"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("accounts.urls")),
     path("", include("jobs.urls")),

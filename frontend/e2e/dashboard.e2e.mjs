@@ -78,9 +78,16 @@ await runE2E('dashboard', {
     await step('log in', async () => {
       await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL(`${BASE}/`);
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      await shot('overview.png');
+    });
+
+    await step('jobs page (staff: with the self-test form)', async () => {
+      await page.getByRole('link', { name: 'Jobs', exact: true }).click();
       await page.waitForURL(`${BASE}/jobs`);
       await page.getByRole('heading', { name: 'Jobs' }).waitFor();
-      await page.getByRole('button', { name: 'Log out' }).waitFor();
     });
 
     let job;

@@ -68,3 +68,8 @@ export function useAuth(): AuthContextValue {
   if (!ctx) throw new Error('useAuth must be used inside <AuthProvider>');
   return ctx;
 }
+
+/** The logged-in user, or null (also outside <AuthProvider>, e.g. a page rendered alone). */
+export function useCurrentUser(): User | null {
+  return useContext(AuthContext)?.user ?? null;
+}

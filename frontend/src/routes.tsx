@@ -1,6 +1,5 @@
 // The single list of pages. The router (App.tsx) and the nav bar both read it.
 import type { ReactNode } from 'react';
-import { Navigate } from 'react-router-dom';
 import { DatasetPage } from './pages/DatasetPage';
 import { DatasetsPage } from './pages/DatasetsPage';
 import { GalleriesPage } from './pages/GalleriesPage';
@@ -11,6 +10,7 @@ import { LoginPage } from './pages/LoginPage';
 import { ModelPage } from './pages/ModelPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { NotFoundPage } from './pages/NotFoundPage';
+import { OverviewPage } from './pages/OverviewPage';
 import { SearchPage } from './pages/SearchPage';
 import { TrainingPage } from './pages/TrainingPage';
 
@@ -25,7 +25,7 @@ export interface AppRoute {
 
 export const routes: AppRoute[] = [
   { path: '/login', element: <LoginPage />, public: true },
-  { path: '/', element: <Navigate to="/jobs" replace /> },
+  { path: '/', element: <OverviewPage />, nav: 'Overview' },
   { path: '/jobs', element: <JobsPage />, nav: 'Jobs' },
   { path: '/jobs/:id', element: <JobPage /> },
   { path: '/datasets', element: <DatasetsPage />, nav: 'Datasets' },

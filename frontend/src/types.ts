@@ -333,3 +333,12 @@ export interface PrivacyLedger {
   total: { epsilon: number; delta: number };
   entries: PrivacySpend[];
 }
+
+/** `GET /api/overview/`: the home page. */
+export interface Overview {
+  jobs: { total: number; active: number; failed: number; recent: Job[] };
+  datasets: { total: number; ready: number; recent: Dataset[] };
+  models: { total: number; private: number; recent: TrainedModel[] };
+  /** ε spent per dataset (runs on the same dataset add up), largest first. */
+  privacy: { dataset: number; name: string; epsilon: number; delta: number; runs: number }[];
+}

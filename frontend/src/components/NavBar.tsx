@@ -26,7 +26,7 @@ export function NavBar() {
         {routes
           .filter((r) => r.nav)
           .map((r) => (
-            <NavLink key={r.path} to={r.path}>
+            <NavLink key={r.path} to={r.path} end={r.path === '/'}>
               {r.nav}
             </NavLink>
           ))}

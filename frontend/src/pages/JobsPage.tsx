@@ -1,3 +1,4 @@
+import { useCurrentUser } from '../auth';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { JobsTable } from '../components/JobsTable';
 import { StartSelfTestForm } from '../components/StartSelfTestForm';
@@ -5,8 +6,10 @@ import { listJobs } from '../jobs';
 import type { Job } from '../types';
 import { usePageList } from '../usePageList';
 
-/** The user's jobs. Loaded when the page is opened (and on "Refresh"); no polling. */
+/** The user's jobs. Loaded when the page is opened (and on "Refresh"); no polling.
+ * Staff also get the self-test form (selftest jobs are staff-only). */
 export function JobsPage() {
+  const user = useCurrentUser();
   const { items: jobs, setItems: setJobs, count, setCount, error, reload: load } = usePageList(listJobs);
 
   function onCreated(job: Job) {
@@ -22,7 +25,7 @@ export function JobsPage() {
           Refresh
         </button>
       </div>
-      <StartSelfTestForm onCreated={onCreated} />
+      {user?.is_staff && <StartSelfTestForm onCreated={onCreated} />}
       <ErrorMessage error={error} />
       <section className="card">
         {jobs === null ? <p className="muted">Loading…</p> : <JobsTable jobs={jobs} />}

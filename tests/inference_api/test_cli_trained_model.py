@@ -6,39 +6,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tests.live import ROOT
-
-from .helpers import FACES, FIXTURES, PROBE, enrollment_photos
+from .conftest import run_cli
+from .helpers import FACES, PROBE, enrollment_photos
 
 pytestmark = pytest.mark.slow
-
-WEBFACE_TINY = FIXTURES / "recordio" / "webface_tiny"
-
-
-def run_cli(*args: str, var_dir, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PRIVFACE_VAR_DIR": str(var_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One epoch of DP-SGD MobileFaceNet on webface_tiny (about a minute here)."""
-    out = tmp_path_factory.mktemp("train")
-    data = WEBFACE_TINY
-    done = run_cli("train", "--rec_file", str(data / "train.rec"), "--idx_file", str(data / "train.idx"),
-                   "--eval_bin", str(WEBFACE_TINY / "lfw_tiny.bin"), "--use_dp", "--target_epsilon", "8",
-                   "--delta", "1e-3", "--epochs", "1", "--batch_size", "16", "--output_dir", str(out / "run"),
-                   var_dir=out, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out / "run" / "export" / "backbone.keras"
 
 
 def error_line(done: subprocess.CompletedProcess) -> str:
@@ -55,7 +31,8 @@ def last_json(done: subprocess.CompletedProcess) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_it_trains_enrolls_with_the_model_and_searches_with_it(trained, tmp_path):
+def test_it_trains_enrolls_with_the_model_and_searches_with_it(trained_backbone, tmp_path):
+    trained = trained_backbone
     card = json.loads(trained.with_name("model_card.json").read_text())
     assert card["verification"]["far_threshold"] is not None
     labels = tmp_path / "labels.csv"

@@ -38,6 +38,10 @@ def _drop_excluded_order_warnings(record: logging.LogRecord) -> bool:
 logging.getLogger("absl").addFilter(_drop_excluded_order_warnings)
 
 
+UNRELIABLE = ("the accountant cannot bound epsilon for these parameters (numerically unstable);"
+              " try the other accountant or other parameters")
+
+
 class UnreliableEpsilon(ValueError):
     """dp-accounting could not bound epsilon for these parameters (numerical trouble): it
     would answer an epsilon of zero. We refuse rather than report less than a valid bound."""
@@ -105,12 +109,10 @@ class PrivacyAccountant:
         rdp = getattr(acc, "_rdp", None)
         if isinstance(acc, RdpAccountant) and rdp is not None and any(value < 0 for value in rdp):
             # dp-accounting logs "Negative Renyi divergence ... Returning an epsilon of zero".
-            raise UnreliableEpsilon("the accountant is numerically unstable for these parameters (it cannot"
-                                    " bound epsilon); use fewer steps or more noise, or the other accountant")
+            raise UnreliableEpsilon(UNRELIABLE)
         epsilon = float(acc.get_epsilon(delta))
         if math.isnan(epsilon) or (epsilon <= 0 and self._spends()):
-            raise UnreliableEpsilon("the accountant could not bound epsilon for these parameters;"
-                                    " use fewer steps or more noise, or the other accountant")
+            raise UnreliableEpsilon(UNRELIABLE)
         return epsilon
 
     def get_optimal_order(self, delta: float) -> float | None:

@@ -83,7 +83,10 @@ def make_ready_gallery(owner, name: str = "direct", photos=None):
                                      dim=embedder.dim)
     store = secrets.token_hex(8)
     store_for(gallery.pk, store).write(data, thumbs)
+    calibration, scores = enrollment.calibrate(data, 0.01, embedder.default_threshold)
+    store_for(gallery.pk, store).write_calibration(*enrollment.calibration_samples(), scores.to_arrays())
     Gallery.objects.filter(pk=gallery.pk).update(store=store, status=GalleryStatus.READY, templates=len(data),
-                                                 identities=len(data.identities), photos=enrollment.enrolled)
+                                                 identities=len(data.identities), photos=enrollment.enrolled,
+                                                 calibration=calibration.to_dict())
     gallery.refresh_from_db()
     return gallery

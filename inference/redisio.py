@@ -20,8 +20,9 @@ def client():
     return _client(settings.REDIS_URL)
 
 
-def context_key(key_id: str) -> str:
-    return f"{PREFIX}:ctx:{key_id}"
+def context_key(key_id: str, owner_id: int | None = None) -> str:
+    """A registered public context lives under its owner: another user's key id finds nothing."""
+    return f"{PREFIX}:ctx:{key_id}" if owner_id is None else f"{PREFIX}:ctx:{owner_id}:{key_id}"
 
 
 def query_key(search_id: str) -> str:

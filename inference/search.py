@@ -234,15 +234,15 @@ def _loads_as_secret_key(profile: SearchProfile, section: bytes) -> bool:
     return True
 
 
-def register_context(body: bytes) -> dict:
-    """Check a client's public context (parameters, Galois keys, no secret key) and cache
-    it in Redis by key id for HE_CONTEXT_TTL_SECONDS."""
+def register_context(body: bytes, owner_id: int) -> dict:
+    """Check a client's public context (integrity, parameters, Galois keys, no secret key)
+    and cache it in Redis under its owner and key id for HE_CONTEXT_TTL_SECONDS."""
     from inference.engine.he_server import load_public_context
 
     if not body:
         raise UserError("the body must be a public context (application/octet-stream)")
     try:
-        header, sections = he_wire.unpack(body, PUBLIC_CONTEXT)
+        header, sections = he_wire.unpack(body, PUBLIC_CONTEXT, require_digest=True)
         profile = SearchProfile.from_dict(header.get("profile") or {})
         if any(_loads_as_secret_key(profile, s) for s in sections):
             raise UserError("this context holds a secret key: send only HEClient.public_context()")
@@ -250,7 +250,7 @@ def register_context(body: bytes) -> dict:
     except (he_wire.PayloadError, InsecureParametersError, ValueError) as exc:
         raise UserError(f"not an acceptable public context: {exc}") from None
     ttl = settings.HE_CONTEXT_TTL_SECONDS
-    redisio.client().set(redisio.context_key(context.key_id), body, ex=ttl)
+    redisio.client().set(redisio.context_key(context.key_id, owner_id), body, ex=ttl)
     return {"key_id": context.key_id, "expires_in": ttl, "profile": context.profile.to_dict()}
 
 
@@ -262,7 +262,7 @@ def encrypted_search(user, gallery: Gallery, key_id: str, query: bytes) -> tuple
     if not key_id:
         raise UserError("key_id: required (POST the public context to /api/he/contexts/ first)")
     redis = redisio.client()
-    context_key = redisio.context_key(key_id)
+    context_key = redisio.context_key(key_id, user.pk)  # only the user's own contexts
     public = redis.get(context_key)
     if public is None or key_id_of(public) != key_id:
         raise UserError(f"key_id: {key_id[:64]!r} is unknown or expired; POST the public context again")

@@ -226,4 +226,4 @@ class HEContextView(APIView):
     def post(self, request: Request) -> Response:
         """Register a public context (raw he_wire bytes); answers its key_id."""
         body = _raw_body(request, settings.HE_MAX_CONTEXT_BYTES, "the public context")
-        return Response(search.register_context(body), status=status.HTTP_201_CREATED)
+        return Response(search.register_context(body, request.user.pk), status=status.HTTP_201_CREATED)

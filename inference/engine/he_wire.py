@@ -5,11 +5,14 @@
 
 The header says what the payload is (`kind`) and carries only public metadata;
 sections are SEAL-serialised objects. Readers check the kind, so a private key
-file can never be mistaken for a public context.
+file can never be mistaken for a public context. The header's `sha256` (of the
+section bytes) lets readers refuse a payload damaged in transit or at rest: SEAL
+itself loads a key with a flipped coefficient byte without complaint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -30,8 +33,16 @@ class PayloadError(ValueError):
     """Malformed, truncated or wrong-kind payload."""
 
 
+def sections_digest(sections: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for section in sections:
+        digest.update(struct.pack("<Q", len(section)))
+        digest.update(section)
+    return digest.hexdigest()
+
+
 def pack(kind: str, header: dict[str, Any], sections: list[bytes]) -> bytes:
-    head = json.dumps({"kind": kind, **header}, sort_keys=True).encode()
+    head = json.dumps({"kind": kind, **header, "sha256": sections_digest(sections)}, sort_keys=True).encode()
     if len(head) > MAX_HEADER:
         raise PayloadError("header too large")
     parts = [MAGIC, struct.pack("<BI", VERSION, len(head)), head, struct.pack("<I", len(sections))]
@@ -40,8 +51,9 @@ def pack(kind: str, header: dict[str, Any], sections: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def unpack(data: bytes, kind: str) -> tuple[dict[str, Any], list[bytes]]:
-    """Parse a payload, insisting it is of `kind`."""
+def unpack(data: bytes, kind: str, *, require_digest: bool = False) -> tuple[dict[str, Any], list[bytes]]:
+    """Parse a payload, insisting it is of `kind` and intact (its sha256, which is checked
+    and then left out of the header returned; ``require_digest``: refuse one without)."""
     view = memoryview(data)
     try:
         if bytes(view[:4]) != MAGIC:
@@ -70,6 +82,11 @@ def unpack(data: bytes, kind: str) -> tuple[dict[str, Any], list[bytes]]:
     if not isinstance(header, dict) or header.get("kind") != kind:
         found = header.get("kind") if isinstance(header, dict) else None
         raise PayloadError(f"expected a {kind!r} payload, got {found!r}")
+    digest = header.pop("sha256", None)
+    if digest is None and require_digest:
+        raise PayloadError("no sha256 in its header: send HEClient.public_context()")
+    if digest is not None and digest != sections_digest(sections):
+        raise PayloadError("the payload is damaged (its sha256 does not match)")
     return header, sections
 
 

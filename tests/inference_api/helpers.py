@@ -90,3 +90,18 @@ def make_ready_gallery(owner, name: str = "direct", photos=None):
                                                  calibration=calibration.to_dict())
     gallery.refresh_from_db()
     return gallery
+
+
+def register_model(owner, backbone: Path, name: str = "casia dp"):
+    """A registry row for a trained backbone, its export folder copied where the server keeps models."""
+    import json
+    import shutil
+
+    from training.models import TrainedModel
+
+    card = json.loads(backbone.with_name("model_card.json").read_text())
+    dp = card["dp"]
+    model = TrainedModel.objects.create(owner=owner, name=name, card=card, private=True, epsilon=dp["epsilon"],
+                                        delta=dp["delta"], accountant=dp["accountant"])
+    shutil.copytree(backbone.parent, model.export_dir)
+    return model

@@ -5,9 +5,6 @@ after the model file changed is refused; deleting the model asks first."""
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -16,21 +13,11 @@ from jobs.models import Job
 from tests.live import wait_for
 from training.models import TrainedModel
 
-from .helpers import PROBE, enrollment_photos, photo
+from .helpers import PROBE, enrollment_photos, photo, register_model
 
 pytestmark = pytest.mark.slow
 
 PEOPLE = ["person_00", "person_01", "person_02", "person_03"]
-
-
-def register(owner, backbone, name: str = "casia dp") -> TrainedModel:
-    """A registry row for the trained backbone, its export folder copied where the server keeps models."""
-    card = json.loads(backbone.with_name("model_card.json").read_text())
-    dp = card["dp"]
-    model = TrainedModel.objects.create(owner=owner, name=name, card=card, private=True, epsilon=dp["epsilon"],
-                                        delta=dp["delta"], accountant=dp["accountant"])
-    shutil.copytree(backbone.parent, model.export_dir)
-    return model
 
 
 def finished(job_id: int) -> Job | None:
@@ -45,8 +32,8 @@ def search(client, gallery_id: int, data: bytes, **extra):
 
 def test_it_enrolls_and_searches_with_a_trained_model_on_workers(worker, trained_backbone, alice, bob, alice_client,
                                                                   bob_client, monkeypatch):
-    model = register(alice, trained_backbone)
-    bobs = register(bob, trained_backbone, "bob's")
+    model = register_model(alice, trained_backbone)
+    bobs = register_model(bob, trained_backbone, "bob's")
     card = model.card
 
     # -- the registry offers it, ready, with its DP unit; another user's model is a 404

@@ -126,6 +126,44 @@ def leave_one_identity_out(unit: np.ndarray, labels: list[str], enroll: int, fpi
             "mean_threshold": round(float(np.mean([f["threshold"] for f in folds])), 4), "folds": folds}
 
 
+def open_set_margins(raw: np.ndarray, labels: list[str], enroll: int) -> dict:
+    """Leave-one-identity-out margins under both rules: per fold, (lowest held-out top score
+    of an enrolled person - highest stranger score) / impostor std. Larger is safer; below 0
+    no threshold separates strangers from the enrolled."""
+    lab = np.asarray(labels)
+    people = list(dict.fromkeys(labels))
+    unit = l2_normalise(raw)
+    out = {}
+    for rule in ("cosine_normalised", "euclidean_raw"):
+        margins = []
+        for left in people:
+            enrolled = [p for p in people if p != left]
+            idx = {p: np.flatnonzero(lab == p) for p in people}
+            if rule == "cosine_normalised":
+                templates = l2_normalise(np.stack([unit[idx[p][:enroll]].sum(0) for p in enrolled]))
+
+                def score(x, templates=templates):
+                    return x @ templates.T
+                vectors = unit
+            else:  # dlib's rule: Euclidean distance to the mean raw descriptor (negated: higher is closer)
+                templates = np.stack([raw[idx[p][:enroll]].mean(0) for p in enrolled])
+
+                def score(x, templates=templates):
+                    return -np.linalg.norm(x[:, None, :] - templates[None, :, :], axis=-1)
+                vectors = raw
+            train = np.concatenate([idx[p][:enroll] for p in enrolled])
+            tlab = np.asarray(enrolled)
+            s_train = score(vectors[train])
+            impostor = s_train[lab[train][:, None] != tlab[None, :]]
+            held = np.concatenate([idx[p][enroll:] for p in enrolled])
+            s_held = score(vectors[held])
+            own = s_held[np.arange(len(held)), [enrolled.index(p) for p in lab[held]]]
+            stranger = score(vectors[idx[left]]).max(axis=1)
+            margins.append(float((own.min() - stranger.max()) / impostor.std()))
+        out[rule] = {"min_margin": round(min(margins), 3), "mean_margin": round(float(np.mean(margins)), 3)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained backbone.keras (default: the reference dlib embedder)")
@@ -156,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             n += int(np.sum(lab == out))
         fixed[str(t)] = {"fpir": fp / n, "false_positives": fp, "strangers": n}
     result["fixed_threshold_fpir"] = fixed
+    result["open_set_margins"] = open_set_margins(raw, labels, args.enroll)
     result["seconds"] = round(time.perf_counter() - began, 2)
     loio = result["leave_one_identity_out"]
     if args.json:
@@ -165,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         for rule, r in result["rules"].items():
             if "auc" in r:
                 print(f"  {rule}: AUC {r['auc']}, EER {r['eer']}, gap {r['gap']}, d' {r['d_prime']}")
+        for rule, m in result["open_set_margins"].items():
+            print(f"  {rule}: open-set margin (impostor std) min {m['min_margin']}, mean {m['mean_margin']}")
         print(f"  leave-one-identity-out at FPIR target {args.fpir}: FPIR {loio['fpir']:.4f} "
               f"({loio['false_positives']}/{loio['strangers']}), FNIR {loio['fnir']:.4f} "
               f"({loio['misses']}/{loio['held_out']}), mean threshold {loio['mean_threshold']}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 from django.db import transaction
 
@@ -54,6 +56,25 @@ def register_model(job, dataset: Dataset | None, name: str, card: dict) -> Train
         PrivacySpend.objects.create(dataset=dataset, job=job, model=model, epsilon=dp["epsilon"],
                                     delta=dp["delta"], accountant=dp.get("accountant", "rdp"))
     return model
+
+
+def register_export(job, dataset: Dataset | None, name: str, card: dict, export_dir: Path) -> TrainedModel:
+    """Move a run's ``export/`` into the registry and record the model, as one step: the files
+    move inside the transaction, so a failed move leaves no row, and a failed commit moves
+    them back. Centralized and federated runs both register through here."""
+    moved: Path | None = None
+    try:
+        with transaction.atomic():
+            model = register_model(job, dataset, name, card)
+            target = model.export_dir
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(export_dir, target)
+            moved = target
+        return model
+    except BaseException:
+        if moved is not None and moved.exists() and not Path(export_dir).exists():
+            os.replace(moved, export_dir)
+        raise
 
 
 def delete_model(model: TrainedModel, *, delete_galleries: bool = False) -> list[str]:

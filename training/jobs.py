@@ -55,9 +55,7 @@ def run(ctx) -> dict:
     card = result.model_card
     if isinstance(card.get("data"), dict):
         card["data"]["path"] = f"dataset {dataset.pk}"  # the owner needs no server paths
-    model = actions.register_model(Job.objects.get(pk=ctx.job_id), dataset, ctx.params["name"], card)
-    export = Path(result.export_dir)
-    model.export_dir.parent.mkdir(parents=True, exist_ok=True)
-    export.rename(model.export_dir)
+    model = actions.register_export(Job.objects.get(pk=ctx.job_id), dataset, ctx.params["name"], card,
+                                    Path(result.export_dir))
     return {"model_id": model.pk, "epsilon": result.to_dict()["epsilon"], "stopped": result.stopped,
             "epochs_completed": result.epochs_completed}

@@ -1,0 +1,213 @@
+"""Every parameter of a federated run, in one dataclass (the CLI's flag names are its fields).
+
+No TensorFlow or Flower here: the web tier and ``run.py federated -h`` build and validate
+configs without loading either. Local training reuses the centralized trainer's pieces
+(backbones, heads, DP-SGD, optimizers), so those fields mean what they mean in ``TrainConfig``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from privface_site.errors import UserError
+from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS, ConfigError
+
+PARTITIONS = ("by_identity", "iid", "dirichlet")
+HEAD_POLICIES = ("private", "shared")
+DP_LEVELS = ("none", "sample", "client")
+CLIENT_CLIPPING = ("server", "client")
+# Upper bounds: every input that drives cost has one (a web request must not queue days of work).
+MAX_CLIENTS = 1000
+MAX_ROUNDS = 1000
+MAX_LOCAL_EPOCHS = 100
+MAX_EMBEDDING = 2048
+MAX_IMAGE_SIZE = 224
+# --use_dp alone: sample-level DP-SGD with this noise (a common DP-SGD choice: eps of a few at N~1e4).
+DEFAULT_NOISE = 1.0
+
+
+@dataclass
+class FederatedConfig:
+    # Data: a server-side dataset partitioned among simulated clients.
+    data_dir: str | None = None  # an extracted folder (``<label>/<key>.jpg`` + manifest.jsonl)
+    rec_file: str | None = None
+    idx_file: str | None = None
+    eval_bin: str | None = None  # verification pairs for the global model after every round
+    dataset_name: str | None = None
+    image_size: int = 112
+    holdout_fraction: float = 0.1  # per identity on each client: the membership audit's non-members
+    flip: bool = True
+    # Federation.
+    num_clients: int = 5
+    num_rounds: int = 10
+    clients_per_round: int | None = None  # None: every client every round
+    min_clients: int | None = None  # fewest replies a round aggregates; None: max(1, clients_per_round // 2)
+    partition: str = "by_identity"
+    alpha: float = 0.5  # Dirichlet concentration for ``partition = dirichlet``
+    head: str = "private"  # private: each client keeps its classification head; shared: averaged per row
+    local_epochs: int = 1
+    round_timeout: float = 3600.0  # seconds the server waits for a round's replies
+    # Model and local optimisation (as in centralized training).
+    model: str = "mobilefacenet"
+    head_type: str = "arcface"
+    embedding_size: int = 512
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    # Privacy.
+    use_dp: bool = False  # alone: sample-level DP-SGD with DEFAULT_NOISE
+    dp_level: str | None = None  # none | sample | client; None: sample with --use_dp, none without
+    noise_multiplier: float | None = None
+    target_epsilon: float | None = None
+    l2_norm_clip: float = 1.0  # sample: per-example gradient clip; client: model-update clip
+    clipping: str = "client"  # client-level DP: who clips the updates (SecAgg needs "client")
+    delta: float = 1e-5
+    accountant: str = "rdp"
+    secagg: bool = False
+    # Run.
+    superlink: str | None = None  # HOST:PORT of a Flower SuperLink: deployment instead of simulation
+    output_dir: str = "var/federated/run"
+    resume: bool = False
+    seed: int | None = None
+    client_cpus: float = 1.0  # Ray resources per simulated client (2 cores: two clients at once)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FederatedConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"unknown federated parameter(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def level(self) -> str:
+        """The DP level in force: ``none``, ``sample`` or ``client``."""
+        if self.dp_level is not None:
+            return self.dp_level
+        return "sample" if self.use_dp else "none"
+
+    @property
+    def sampled(self) -> int:
+        """Clients asked to train in each round."""
+        return self.clients_per_round or self.num_clients
+
+    @property
+    def min_replies(self) -> int:
+        return self.min_clients if self.min_clients is not None else max(1, self.sampled // 2)
+
+    @property
+    def noise(self) -> float | None:
+        """The noise multiplier given (or the default for ``--use_dp`` alone); None to calibrate."""
+        if self.level == "none":
+            return None
+        if self.noise_multiplier is None and self.target_epsilon is None:
+            return DEFAULT_NOISE
+        return self.noise_multiplier
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the first bad field; checks that need the data come later."""
+        _data(self)
+        for flag in ("use_dp", "secagg", "flip", "resume"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(flag, f"must be true or false, got {getattr(self, flag)!r}")
+        for text in ("data_dir", "rec_file", "idx_file", "eval_bin", "superlink", "dataset_name"):
+            if getattr(self, text) is not None and not isinstance(getattr(self, text), str):
+                raise ConfigError(text, "must be a string")
+        _choice("model", self.model, BACKBONES)
+        _choice("head_type", self.head_type, HEADS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("partition", self.partition, PARTITIONS)
+        _choice("head", self.head, HEAD_POLICIES)
+        _choice("accountant", self.accountant, ACCOUNTANTS)
+        _choice("clipping", self.clipping, CLIENT_CLIPPING)
+        if self.dp_level is not None:
+            _choice("dp_level", self.dp_level, DP_LEVELS)
+            if self.dp_level == "none" and self.use_dp:
+                raise ConfigError("dp_level", "none contradicts --use_dp")
+        _whole("num_clients", self.num_clients, 2, MAX_CLIENTS)
+        _whole("num_rounds", self.num_rounds, 1, MAX_ROUNDS)
+        _whole("local_epochs", self.local_epochs, 1, MAX_LOCAL_EPOCHS)
+        _whole("embedding_size", self.embedding_size, 8, MAX_EMBEDDING)
+        _whole("image_size", self.image_size, 16, MAX_IMAGE_SIZE)
+        _whole("batch_size", self.batch_size, 1, 4096)
+        if self.clients_per_round is not None:
+            _whole("clients_per_round", self.clients_per_round, 1, self.num_clients)
+        if self.min_clients is not None:
+            _whole("min_clients", self.min_clients, 1, self.sampled)
+        if self.seed is not None:
+            _whole("seed", self.seed, 0, 2**63 - 1)
+        _number("alpha", self.alpha, 0, 1e6, "a positive number", strict_low=True)
+        _number("holdout_fraction", self.holdout_fraction, 0, 0.5, "between 0 and 0.5")
+        _number("lr", self.lr, 0, 10, "a positive number up to 10", strict_low=True)
+        _number("momentum", self.momentum, 0, 1, "in [0, 1)", strict_high=True)
+        _number("weight_decay", self.weight_decay, 0, 1, "between 0 and 1")
+        _number("round_timeout", self.round_timeout, 1, 7 * 86400, "between 1 and 604800 seconds")
+        _number("client_cpus", self.client_cpus, 0, 64, "a positive number of CPUs", strict_low=True)
+        _number("l2_norm_clip", self.l2_norm_clip, 0, 1e6, "a positive number", strict_low=True)
+        _number("delta", self.delta, 0, 1, "between 0 and 1 (exclusive)", strict_low=True, strict_high=True)
+        if self.noise_multiplier is not None:
+            _number("noise_multiplier", self.noise_multiplier, 0, 1e4, "a number between 0 and 10000")
+        if self.target_epsilon is not None:
+            _number("target_epsilon", self.target_epsilon, 0, 1e6, "a positive number", strict_low=True)
+        if self.level == "none" and (self.noise_multiplier is not None or self.target_epsilon is not None):
+            name = "noise_multiplier" if self.noise_multiplier is not None else "target_epsilon"
+            raise ConfigError(name, "only applies with --use_dp or --dp_level sample|client")
+        if self.head == "shared" and self.partition != "iid":
+            raise ConfigError("head", "shared is for --partition iid (with disjoint identities a shared head"
+                                      " would carry every client's class centres to every other)")
+        if self.head == "shared" and self.level == "client":
+            raise ConfigError("head", "shared cannot be combined with --dp_level client (rows are averaged"
+                                      " over different client counts, which the update clipping does not cover)")
+        if self.secagg and self.level == "client" and self.clipping != "client":
+            raise ConfigError("clipping", "must be client with --secagg: the server never sees single updates")
+        if self.superlink is not None and self.head == "shared":
+            raise ConfigError("head", "shared needs a server-side dataset (simulation): SuperNodes' identities differ")
+        if self.superlink is not None:
+            host, _, port = self.superlink.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError("superlink", f"must be HOST:PORT, got {self.superlink!r}")
+        if not self.output_dir:
+            raise ConfigError("output_dir", "must not be empty")
+
+
+def _data(config: FederatedConfig) -> None:
+    if config.superlink is not None and not (config.data_dir or config.rec_file):
+        return  # deployment: every SuperNode reads its own data; the server needs none
+    if config.data_dir and (config.rec_file or config.idx_file):
+        raise ConfigError("data_dir", "cannot be combined with --rec_file/--idx_file")
+    if not config.data_dir and not config.rec_file:
+        raise ConfigError("data_dir", "or --rec_file with --idx_file is required")
+    if config.rec_file and not config.idx_file:
+        raise ConfigError("idx_file", "is required with --rec_file (clients read records by offset)")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+
+
+def _number(name: str, value: Any, low: float, high: float, wording: str,
+            strict_low: bool = False, strict_high: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if strict_low else value >= low) and (value < high if strict_high else value <= high)
+    if not ok:
+        raise ConfigError(name, f"must be {wording}, got {value!r}")

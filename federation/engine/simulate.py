@@ -1,0 +1,40 @@
+"""``python -m federation.engine.simulate RUN_DIR``: one simulated federated run in this process.
+
+Always its own process: Ray keeps global state (and ``run_simulation`` shuts it down at the
+end), and Celery's stdout proxy breaks ``ray.init``. ``runner.run`` starts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from .events import CONFIG_FILE
+
+
+def backend_config(client_cpus: float) -> dict:
+    cpus = os.cpu_count() or 1
+    return {
+        "client_resources": {"num_cpus": min(client_cpus, cpus), "num_gpus": 0.0},
+        # No dashboard, no usage reporting: nothing listens or calls out beyond this machine.
+        "init_args": {"num_cpus": cpus, "include_dashboard": False, "logging_level": "ERROR",
+                      "configure_logging": True},
+    }
+
+
+def main(run_dir: str) -> int:
+    from flwr.simulation import run_simulation
+
+    from .client_app import app as client_app
+    from .server_app import make_server_app
+
+    config = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
+    run_simulation(make_server_app(run_dir), client_app, int(config["num_clients"]),
+                   backend_config=backend_config(float(config["client_cpus"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("federated/", views.start_federated, name="federated-start"),
+    path("federated/privacy/", views.federated_privacy, name="federated-privacy"),
+]

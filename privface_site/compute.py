@@ -2,16 +2,20 @@
 process that serves requests: a pure-Python computation in a request thread holds the
 interpreter lock and every other request of that process waits behind it.
 
-``run(fn, *args, timeout=s)`` calls ``fn`` (a module-level function: it is pickled by name)
-in one of COMPUTE_PROCESSES processes and returns its result. Past ``timeout`` seconds the
-process is killed (it would go on computing) and replaced, and ``ComputeTimeout`` is raised;
-a request that finds every process busy waits for one, within the same time limit.
+``run(fn, *args, timeout=s, lane="heavy")`` calls ``fn`` (a module-level function: it is
+pickled by name) in a process of the lane and returns its result. Past ``timeout`` seconds
+the process is killed (it would go on computing) and replaced, and ``ComputeTimeout`` is
+raised; a request that finds every process of its lane busy waits for one, within the same
+time limit. Two lanes, so that slow work cannot queue quick work behind it: ``heavy``
+(COMPUTE_PROCESSES processes at a lower CPU priority: PLD accounting) and ``light``
+(COMPUTE_LIGHT_PROCESSES: RDP).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -30,16 +34,24 @@ def _ready() -> bool:
     return True
 
 
+def _lower_priority(niceness: int) -> None:
+    # Slow work yields the CPU to the processes that answer requests.
+    os.nice(niceness)
+
+
 class _Process:
     """One worker process (a ProcessPoolExecutor of one), started on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, niceness: int = 0) -> None:
+        self.niceness = niceness
         self.executor: concurrent.futures.ProcessPoolExecutor | None = None
 
     def call(self, fn: Callable, args: tuple, timeout: float) -> Any:
         if self.executor is None:
             # spawn: a fork of a threaded server process could inherit a held lock.
-            self.executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.executor = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority, initargs=(self.niceness,))
         future = self.executor.submit(fn, *args)
         try:
             return future.result(timeout=timeout)
@@ -59,23 +71,27 @@ class _Process:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+LANES = ("heavy", "light")
+HEAVY_NICENESS = 10
 _lock = threading.Lock()
-_idle: queue.Queue[_Process] | None = None
+_idle: dict[str, queue.Queue[_Process]] = {}
 
 
-def _pool() -> queue.Queue[_Process]:
-    global _idle
+def _pool(lane: str) -> queue.Queue[_Process]:
+    if lane not in LANES:
+        raise ValueError(f"lane must be one of {LANES}, got {lane!r}")
     with _lock:
-        if _idle is None:
-            _idle = queue.Queue()
-            for _ in range(settings.COMPUTE_PROCESSES):
-                _idle.put(_Process())
-        return _idle
+        if lane not in _idle:
+            size = settings.COMPUTE_PROCESSES if lane == "heavy" else settings.COMPUTE_LIGHT_PROCESSES
+            _idle[lane] = queue.Queue()
+            for _ in range(size):
+                _idle[lane].put(_Process(niceness=HEAVY_NICENESS if lane == "heavy" else 0))
+        return _idle[lane]
 
 
-def run(fn: Callable, *args: Any, timeout: float) -> Any:
+def run(fn: Callable, *args: Any, timeout: float, lane: str = "heavy") -> Any:
     deadline = time.monotonic() + timeout
-    idle = _pool()
+    idle = _pool(lane)
     try:
         process = idle.get(timeout=timeout)
     except queue.Empty:
@@ -86,6 +102,6 @@ def run(fn: Callable, *args: Any, timeout: float) -> Any:
         idle.put(process)
 
 
-def warm() -> None:
-    """Start the processes now (a spawned interpreter takes a second to come up)."""
-    run(_ready, timeout=60)
+def warm(lane: str = "light") -> None:
+    """Start a process now (a spawned interpreter takes a second to come up)."""
+    run(_ready, timeout=60, lane=lane)

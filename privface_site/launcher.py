@@ -1,8 +1,10 @@
 """`run.py webapp` and `run.py createuser`.
 
 webapp runs migrations, starts Redis when none answers on REDIS_URL (and a
-redis-server binary exists), one Celery worker for both queues and Daphne, and stops
-them all on Ctrl-C or when any of them dies.
+redis-server binary exists), one Celery worker for both queues and WEB_PROCESSES Daphne
+processes that share one listening socket (the kernel spreads connections over them, so
+one busy process does not hold up the others; websockets work on any of them, their
+events go through Redis), and stops them all on Ctrl-C or when any of them dies.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import getpass
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +34,8 @@ def add_webapp_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
+    parser.add_argument("--web-processes", type=int, default=None,
+                        help="Daphne processes behind the port (default $WEB_PROCESSES, else the cores, at most 4)")
     parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker here")
 
 
@@ -101,6 +106,32 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket every web process accepts on (inherited by the children)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_web_processes(sock: socket.socket, count: int) -> list[subprocess.Popen]:
+    """``count`` Daphne processes serving the ASGI app on the shared socket ``sock``."""
+    domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
+    endpoint = f"fd:fileno={sock.fileno()}:domain={domain}"
+    return [
+        subprocess.Popen([sys.executable, "-m", "privface_site.daphne_server", "-e", endpoint,
+                          "privface_site.asgi:application"], pass_fds=(sock.fileno(),))
+        for _ in range(count)
+    ]
+
+
 def run_webapp(args: argparse.Namespace) -> int:
     _django_setup()
     from django.conf import settings
@@ -112,6 +143,11 @@ def run_webapp(args: argparse.Namespace) -> int:
     if not (settings.FRONTEND_DIST / "index.html").exists():
         print("note: the dashboard is not built (make run builds it); the API works without it")
 
+    web_processes = args.web_processes or settings.WEB_PROCESSES
+    if web_processes < 1:
+        raise UserError("--web-processes must be at least 1")
+    sock = listen(args.host, args.port)  # first: a taken port stops us before anything started
+
     procs: list[subprocess.Popen] = []
     redis_proc = _start_redis(settings.REDIS_URL)
     if redis_proc:
@@ -122,11 +158,10 @@ def run_webapp(args: argparse.Namespace) -> int:
             python, "-m", "celery", "-A", "privface_site.celery", "worker", "-Q", "cpu,gpu",
             "--concurrency", str(args.concurrency), "-n", f"webapp-{os.getpid()}@%h", "--loglevel", "INFO",
         ]))
-    procs.append(subprocess.Popen([
-        python, "-m", "privface_site.daphne_server", "-b", args.host, "-p", str(args.port),
-        "privface_site.asgi:application",
-    ]))
-    print(f"PrivFace on http://{args.host}:{args.port}/  (Ctrl-C stops everything)", flush=True)
+    procs.extend(start_web_processes(sock, web_processes))
+    sock.close()  # the children hold it
+    print(f"PrivFace on http://{args.host}:{args.port}/ ({web_processes} web processes; Ctrl-C stops everything)",
+          flush=True)
 
     stopping = False
 

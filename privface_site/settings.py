@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .env import (
@@ -25,6 +26,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 DATA_ROOT = env_path("DATA_ROOT", VAR_DIR / "data")
+# Federated deployment: the Flower SuperLink (HOST:PORT) whose SuperNodes train on their own
+# data; empty = simulation only. FLOWER_ROOT_CERTIFICATES: its CA (PEM) for TLS; empty = insecure.
+FLOWER_SUPERLINK = env_str("FLOWER_SUPERLINK", "")
+FLOWER_ROOT_CERTIFICATES = env_str("FLOWER_ROOT_CERTIFICATES", "")
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Dataset uploads: one file may not exceed DATASET_MAX_FILE_BYTES, and a user's files
@@ -173,9 +178,14 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 # Jobs one user may have waiting (queued) at once; more is 429 until one starts or is cancelled.
 JOB_MAX_QUEUED_PER_USER = env_int("JOB_MAX_QUEUED_PER_USER", 10, minimum=1)
 
+# `run.py webapp` (and the docker image) serve HTTP and websockets with this many Daphne
+# processes on one port: a request that computes in one of them does not stall the others.
+WEB_PROCESSES = env_int("WEB_PROCESSES", max(1, min(4, os.cpu_count() or 1)), minimum=1)
+
 # CPU-bound work of the web tier (privacy accounting) runs in a pool of processes, never in
 # the process that serves requests; a computation past its time limit is stopped (400).
-COMPUTE_PROCESSES = env_int("COMPUTE_PROCESSES", 2, minimum=1)
+COMPUTE_PROCESSES = env_int("COMPUTE_PROCESSES", 2, minimum=1)  # slow work (PLD accounting)
+COMPUTE_LIGHT_PROCESSES = env_int("COMPUTE_LIGHT_PROCESSES", 1, minimum=1)  # quick work (RDP), never behind slow
 PRIVACY_TIMEOUT_SECONDS = env_int("PRIVACY_TIMEOUT_SECONDS", 10, minimum=1)
 
 # The dashboard only loads its own scripts and styles; images may be blob: (photo previews).

@@ -64,9 +64,11 @@ def test_the_estimate_does_not_run_in_the_web_process(alice_client, monkeypatch)
     import os
 
     seen = []
-    monkeypatch.setattr("privface_site.compute.run", lambda fn, *args, timeout: seen.append(fn) or fn(*args))
+    monkeypatch.setattr("privface_site.compute.run",
+                        lambda fn, *args, timeout, lane: seen.append((fn, lane)) or fn(*args))
     assert alice_client.post("/api/privacy/", BASE, format="json").status_code == 200
-    assert seen == [accounting.estimate]
+    assert alice_client.post("/api/privacy/", {**BASE, "accountant": "pld"}, format="json").status_code == 200
+    assert seen == [(accounting.estimate, "light"), (accounting.estimate, "heavy")]
     from privface_site import compute
 
     monkeypatch.undo()

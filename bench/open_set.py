@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference.engine.calibration import DEFAULT_FPIR, gallery_scores, pick_threshold  # noqa: E402
-from inference.engine.gallery import l2_normalise  # noqa: E402
+from inference.engine.enroll import mean_templates  # noqa: E402
+from inference.engine.gallery import l2_normalise, similarities  # noqa: E402
 
 FACES = Path(os.environ.get("PRIVFACE_FIXTURES", REPO.parent / "shared" / "fixtures")) / "faces"
 
@@ -87,7 +88,8 @@ def compare_rules(raw: np.ndarray, labels: list[str]) -> dict:
 
 
 def leave_one_identity_out(unit: np.ndarray, labels: list[str], enroll: int, fpir: float,
-                           default: float | None) -> dict:
+                           default: float | None, rule: str = "cosine") -> dict:
+    """``unit``: the embedder's vectors (unit rows for cosine, scaled raw for euclidean)."""
     lab = np.asarray(labels)
     people = list(dict.fromkeys(labels))
     folds, strangers = [], 0
@@ -99,16 +101,17 @@ def leave_one_identity_out(unit: np.ndarray, labels: list[str], enroll: int, fpi
         held = {p: idx[p][enroll:] for p in enrolled}
         identities = enrolled
         sums = np.stack([unit[train[p]].sum(axis=0) for p in identities])
-        templates = l2_normalise(sums)
+        counts = {p: len(train[p]) for p in identities}
+        templates = mean_templates(sums, np.array([counts[p] for p in identities]), rule)
         samples_idx = np.concatenate([train[p] for p in identities])
         scores = gallery_scores(unit[samples_idx], list(lab[samples_idx]), templates, identities, "mean",
-                                sums=sums, identities=identities)
+                                sums=sums, identities=identities, rule=rule, counts=counts)
         cal = pick_threshold(scores, fpir, default)
         t = cal.threshold
-        stranger_best = (unit[idx[out]] @ templates.T).max(axis=1)
+        stranger_best = similarities(unit[idx[out]], templates, rule).max(axis=1)
         fp = int(np.sum(stranger_best >= t))
         probe_idx = np.concatenate([held[p] for p in identities])
-        probe_scores = unit[probe_idx] @ templates.T
+        probe_scores = similarities(unit[probe_idx], templates, rule)
         best = probe_scores.argmax(axis=1)
         found = (np.asarray(identities)[best] == lab[probe_idx]) & (probe_scores.max(axis=1) >= t)
         folds.append({"left_out": out, "threshold": t, "method": cal.method, "claimed_fpir": cal.fpir,
@@ -183,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         "rules": compare_rules(raw, labels),
         "leave_one_identity_out": leave_one_identity_out(unit, labels, args.enroll, args.fpir, default),
     }
+    if not args.model:  # dlib's own rule, what new reference galleries use (DlibResNetL2Embedder)
+        from inference.engine.embedders import DlibResNetL2Embedder
+
+        result["leave_one_identity_out_euclidean"] = leave_one_identity_out(
+            raw * DlibResNetL2Embedder.SCALE, labels, args.enroll, args.fpir, DlibResNetL2Embedder.default_threshold,
+            rule="euclidean")
     fixed = {}
     for t in (0.92, default) if default is not None else (0.92,):
         lab = np.asarray(labels)
@@ -206,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {rule}: AUC {r['auc']}, EER {r['eer']}, gap {r['gap']}, d' {r['d_prime']}")
         for rule, m in result["open_set_margins"].items():
             print(f"  {rule}: open-set margin (impostor std) min {m['min_margin']}, mean {m['mean_margin']}")
-        print(f"  leave-one-identity-out at FPIR target {args.fpir}: FPIR {loio['fpir']:.4f} "
-              f"({loio['false_positives']}/{loio['strangers']}), FNIR {loio['fnir']:.4f} "
-              f"({loio['misses']}/{loio['held_out']}), mean threshold {loio['mean_threshold']}")
+        for key in ("leave_one_identity_out", "leave_one_identity_out_euclidean"):
+            if key in result:
+                loio = result[key]
+                print(f"  {key} at FPIR target {args.fpir}: FPIR {loio['fpir']:.4f} "
+                      f"({loio['false_positives']}/{loio['strangers']}), FNIR {loio['fnir']:.4f} "
+                      f"({loio['misses']}/{loio['held_out']}), mean threshold {loio['mean_threshold']}")
     return 0
 
 

@@ -34,10 +34,11 @@ class EnrollParams(serializers.Serializer):
 
 
 def reference_metadata() -> dict:
-    """Name and dim of the reference embedder (loads no model)."""
-    from inference.engine.embedders import reference_embedder
+    """Name and dim of the reference embedder new galleries use (dlib's ResNet under its
+    Euclidean rule; loads no model)."""
+    from inference.engine.embedders import reference_l2_embedder
 
-    return reference_embedder().metadata
+    return reference_l2_embedder().metadata
 
 
 def model_file(model) -> Path:
@@ -94,14 +95,14 @@ def _digest_cache(path: str, size: int, mtime_ns: int, digest) -> str:
 def embedder_for(gallery: Gallery):
     """The gallery's embedder: the reference, or its trained model, loaded once per worker
     process (cached by file path and digest). Workers only: a trained model imports TensorFlow."""
-    from inference.engine.embedders import cached_keras_embedder, reference_embedder
+    from inference.engine.embedders import cached_keras_embedder, reference_by_name
 
     if gallery.model_digest:
         check_model(gallery)
         embedder = cached_keras_embedder(model_file(gallery.model), gallery.model_digest)
     else:
-        embedder = reference_embedder()
-    if gallery.embedder != embedder.name:
+        embedder = reference_by_name(gallery.embedder)
+    if embedder is None or gallery.embedder != embedder.name:
         raise UserError(f"gallery {gallery.name!r} uses embedder {gallery.embedder!r}, which this server lacks")
     return embedder
 

@@ -144,8 +144,9 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
                  thumbnail_url: Callable[[str, int], str], aligned: bool = False) -> dict:
     """The browser flow; raises UserError 4xx/5xx for bad input, no worker, a busy gallery,
     or (409) a gallery whose trained model was deleted or changed."""
-    from inference.engine.embedders import reference_embedder
+    from inference.engine.embedders import reference_by_name
     from inference.engine.faces import align_face_bytes
+    from inference.engine.gallery import to_scores
     from inference.engine.he_client import HEClient
 
     began = time.perf_counter()
@@ -157,18 +158,19 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
     face = align_face_bytes(data, aligned=aligned)
     aligned_at = time.perf_counter()
     embed_timings: dict = {}
+    rule = "cosine"  # trained models score by cosine
     if gallery.model_digest:
         probe, embed_timings = _embed_on_worker(gallery, face)
     else:
-        reference = reference_embedder()
-        if gallery.embedder != reference.name:
+        reference = reference_by_name(gallery.embedder)
+        if reference is None:
             raise UserError(f"gallery {gallery.name!r} uses embedder {gallery.embedder!r}, which this server lacks")
-        probe = reference.embed(face)
+        probe, rule = reference.embed(face), reference.score_rule
     embedded = time.perf_counter()
 
     client = HEClient(profile)  # fresh key pair: lives in this request only
     public = client.public_context()
-    query = client.encrypt_query(probe)
+    query = client.encrypt_query(probe, normalise=rule == "cosine")
     encrypted = time.perf_counter()
     redis = redisio.client()
     context_key = redisio.context_key(client.key_id)
@@ -186,10 +188,14 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
     if threshold is None:
         threshold = gallery.threshold if gallery.threshold is not None else embedder["default_threshold"]
     try:
-        labels = store_for(gallery.pk, store).read_labels()["labels"]
+        meta = store_for(gallery.pk, store).read_labels()
     except FileNotFoundError:
         raise Conflict("the gallery changed while searching; search again") from None
-    matches = protocol.rank(scores, labels, top_k, threshold)
+    if meta.get("score", "cosine") != rule:
+        raise Conflict(f"gallery {gallery.name!r} was enrolled under the {meta.get('score', 'cosine')} rule, "
+                       f"the probe under {rule}")
+    scores = to_scores(scores, probe, meta.get("sq_norms"), rule)
+    matches = protocol.rank(scores, meta["labels"], top_k, threshold)
     server = {
         "upload_bytes": len(query),
         "context_bytes": len(public),

@@ -14,10 +14,10 @@ NOT_PRIVATE = {"private": False, "epsilon": None, "delta": None, "unit": None, "
 def embedder_metadata(gallery: Gallery) -> dict:
     """The gallery's embedder as users see it: name, dim, the registry model (if any), its
     privacy (ε, δ, DP unit from the model card, or not private) and default threshold."""
-    from inference.engine.embedders import card_privacy, card_threshold, reference_embedder
+    from inference.engine.embedders import card_privacy, card_threshold, reference_by_name
 
-    reference = reference_embedder()
-    if not gallery.model_digest and gallery.embedder == reference.name:
+    reference = None if gallery.model_digest else reference_by_name(gallery.embedder)
+    if reference is not None:
         return {**reference.metadata, "default_threshold": reference.default_threshold, "model": None,
                 "model_name": None, "privacy": NOT_PRIVATE}
     if gallery.model_digest:

@@ -204,7 +204,8 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         meta = store_for(gallery.pk, gallery.store).read_labels()
         return Response({"version": gallery.version, "entries": len(meta["labels"]), "labels": meta["labels"],
                          "identities": list(meta["photos"]), "photos": meta["photos"],
-                         "embedder": embedder_metadata(gallery)})
+                         "embedder": embedder_metadata(gallery), "score": meta.get("score", "cosine"),
+                         **({"sq_norms": meta["sq_norms"]} if "sq_norms" in meta else {})})
 
 
 class ThumbnailView(APIView):

@@ -30,7 +30,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from inference.engine.gallery import l2_normalise
+from inference.engine.gallery import l2_normalise, similarities
 
 DEFAULT_FPIR = 0.01
 MIN_PAIRS = 30  # below this many impostor pairs the gallery keeps the model's default threshold
@@ -144,13 +144,15 @@ def pick_threshold(scores: Scores, fpir_target: float = DEFAULT_FPIR, default: f
 def gallery_scores(samples: np.ndarray, sample_labels: list[str], templates: np.ndarray,
                    template_labels: list[str], mode: str, sums: np.ndarray | None = None,
                    identities: list[str] | None = None, background: np.ndarray | None = None,
-                   max_probes: int = MAX_PROBES) -> Scores:
+                   max_probes: int = MAX_PROBES, rule: str = "cosine", counts: dict | None = None) -> Scores:
     """Impostor, genuine and stranger scores of a gallery from its sample photos.
 
-    ``samples`` are unit embeddings of enrolled photos (labels ``sample_labels``);
-    ``templates`` what the search scores. In mean mode ``sums`` (per identity, in
-    ``identities`` order) rebuild an identity's template without the left-out photo;
-    in all mode the photo's best score over its identity's *other* sample photos stands in.
+    ``samples`` are the embedder's vectors of enrolled photos (labels ``sample_labels``);
+    ``templates`` what the search scores, under ``rule`` (gallery.similarities). In mean
+    mode ``sums`` (per identity, in ``identities`` order; ``counts`` photos per identity
+    for the euclidean rule's plain mean) rebuild an identity's template without the
+    left-out photo; in all mode the photo's best score over its identity's *other*
+    sample photos stands in.
     """
     samples = np.asarray(samples, np.float64).reshape(-1, templates.shape[1] if len(templates) else 0)
     templates = np.asarray(templates, np.float64)
@@ -161,7 +163,7 @@ def gallery_scores(samples: np.ndarray, sample_labels: list[str], templates: np.
         samples, labels = samples[keep], labels[keep]
     impostor, genuine = [], []
     if len(samples) and len(templates):
-        scores = samples @ templates.T  # (probes, templates)
+        scores = similarities(samples, templates, rule)  # (probes, templates)
         other = labels[:, None] != tlabels[None, :]
         impostor.append(scores[other])
         counts: dict[str, int] = {}
@@ -173,20 +175,22 @@ def gallery_scores(samples: np.ndarray, sample_labels: list[str], templates: np.
                 row = row_of.get(label)
                 if row is None:
                     continue
+                n = (counts or {}).get(label, 0)
                 rest = sums[row] - samples[i]
-                if np.linalg.norm(rest) < 1e-6:  # the identity's only photo
-                    continue
-                genuine.append(float(samples[i] @ l2_normalise(rest)))
+                if (rule == "cosine" and np.linalg.norm(rest) < 1e-6) or (rule != "cosine" and n < 2):
+                    continue  # the identity's only photo
+                template = l2_normalise(rest) if rule == "cosine" else rest / (n - 1)
+                genuine.append(float(similarities(samples[i][None], template[None], rule)[0, 0]))
         else:
             for i, label in enumerate(labels):
                 if counts[label] < 2:
                     continue
                 mates = np.flatnonzero(labels == label)
                 mates = mates[mates != i]
-                genuine.append(float(np.max(samples[mates] @ samples[i])))
+                genuine.append(float(np.max(similarities(samples[i][None], samples[mates], rule))))
     stranger_max = np.zeros(0)
     if background is not None and len(background) and len(templates):
-        bg = np.asarray(background, np.float64) @ templates.T
+        bg = similarities(background, templates, rule)
         impostor.append(bg.ravel())
         stranger_max = bg.max(axis=1)
     return Scores(np.concatenate(impostor) if impostor else np.zeros(0), np.asarray(genuine, np.float64),

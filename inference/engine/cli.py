@@ -48,14 +48,15 @@ def gallery_dir(name: str) -> Path:
 def _embedder(model: str | None, gallery: dict | None = None):
     """--model (or the gallery's own embedder): 'reference' or a trained Keras backbone file
     (an exported ``backbone.keras``; its model card beside it gives privacy and threshold)."""
-    from inference.engine.embedders import KerasEmbedder, reference_embedder
+    from inference.engine.embedders import KerasEmbedder, reference_by_name, reference_l2_embedder
 
-    reference = reference_embedder()
     gallery_embedder = (gallery or {}).get("embedder", {}).get("name")
     if not model:
         model = (gallery or {}).get("model_path") or gallery_embedder or REFERENCE
-    if model in (REFERENCE, reference.name):
-        embedder = reference
+    if model == REFERENCE:  # dlib's ResNet under its Euclidean rule; an older gallery keeps its own
+        embedder = reference_by_name(gallery_embedder) or reference_l2_embedder()
+    elif reference_by_name(model) is not None:
+        embedder = reference_by_name(model)
     else:
         path = Path(model)
         if not path.is_file():
@@ -231,7 +232,7 @@ def _check_search_args(args: argparse.Namespace) -> None:
 
 def _local(args: argparse.Namespace) -> dict:
     from inference.engine import atrest
-    from inference.engine.gallery import Gallery
+    from inference.engine.gallery import Gallery, squared_norms, to_scores
     from inference.engine.he_client import HEClient
     from inference.engine.he_server import load_public_context, prepare_shard, score_query
     from inference.engine.protocol import profile_for
@@ -251,7 +252,7 @@ def _local(args: argparse.Namespace) -> dict:
 
     t = time.perf_counter()
     client = HEClient(profile)  # the key holder
-    public, query = client.public_context(), client.encrypt_query(probe)
+    public, query = client.public_context(), client.encrypt_query(probe, normalise=embedder.score_rule == "cosine")
     encrypt_s = time.perf_counter() - t
 
     t = time.perf_counter()  # the server's side: public context, query ciphertext, its own templates
@@ -262,7 +263,8 @@ def _local(args: argparse.Namespace) -> dict:
     server_s = time.perf_counter() - t
 
     t = time.perf_counter()
-    scores = client.decrypt_scores([scores_payload], len(gallery))
+    scores = to_scores(client.decrypt_scores([scores_payload], len(gallery)), probe,
+                       squared_norms(gallery.embeddings), gallery.score_rule)
     decrypt_s = time.perf_counter() - t
     threshold = args.threshold if args.threshold is not None else meta.get("threshold", embedder.default_threshold)
     return _result(args, face, scores, gallery.labels, threshold, embedder.metadata, {
@@ -320,6 +322,7 @@ def _remote_embedder(model: str | None, gallery: dict):
 
 def _remote(args: argparse.Namespace) -> dict:
     from inference.engine import he_wire
+    from inference.engine.gallery import to_scores
     from inference.engine.he_client import HEClient
     from inference.engine.he_layout import SearchProfile
     from inference.engine.protocol import unpack_score_set
@@ -341,7 +344,7 @@ def _remote(args: argparse.Namespace) -> dict:
 
     t = time.perf_counter()
     client = HEClient(SearchProfile.from_dict(gallery["he_profile"]))  # the secret key stays here
-    public, query = client.public_context(), client.encrypt_query(probe)
+    public, query = client.public_context(), client.encrypt_query(probe, normalise=embedder.score_rule == "cosine")
     encrypt_s = time.perf_counter() - t
     key_id = api.json("POST", "/api/he/contexts/", public)["key_id"]
     if key_id != client.key_id:
@@ -356,6 +359,10 @@ def _remote(args: argparse.Namespace) -> dict:
         raise UserError(f"gallery {args.gallery!r} changed during the search; run it again")
     t = time.perf_counter()
     scores = client.decrypt_scores(payloads, header["entries"])
+    if labels.get("score", "cosine") != embedder.score_rule:
+        raise UserError(f"gallery {args.gallery!r} scores by {labels.get('score', 'cosine')}, {embedder.name} by "
+                        f"{embedder.score_rule}")
+    scores = to_scores(scores, probe, labels.get("sq_norms"), embedder.score_rule)
     decrypt_s = time.perf_counter() - t
     threshold = args.threshold if args.threshold is not None else gallery.get("threshold",
                                                                               gallery["embedder"].get("default_threshold"))

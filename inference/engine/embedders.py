@@ -40,6 +40,10 @@ class Embedder(ABC):
     private: bool
     source: str
     default_threshold: float | None = None
+    # "cosine": templates are unit rows, a score is q . g. "euclidean": templates are the
+    # model's raw vectors times ``scale`` and a score is 1 - |q - g|^2 / 2 (the same as
+    # cosine on unit rows): see gallery.similarities and faces.md.
+    score_rule: str = "cosine"
 
     @property
     @abstractmethod
@@ -51,7 +55,10 @@ class Embedder(ABC):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return {"name": self.name, "dim": self.dim, "private": self.private, "source": self.source}
+        meta = {"name": self.name, "dim": self.dim, "private": self.private, "source": self.source}
+        if self.score_rule != "cosine":
+            meta["score"] = self.score_rule
+        return meta
 
     def input_of(self, face: AlignedFace | np.ndarray) -> np.ndarray:
         """The array this model reads: the chip or the crop of a face, or an array passed as is."""
@@ -65,14 +72,17 @@ class Embedder(ABC):
         return np.ascontiguousarray(arr)
 
     def embed_batch(self, faces: Sequence[AlignedFace | np.ndarray]) -> np.ndarray:
-        """(N, dim) float32, unit rows."""
+        """(N, dim) float32: unit rows (cosine rule), or scaled raw vectors (euclidean rule)."""
         if not faces:
             return np.zeros((0, self.dim), dtype=np.float32)
         raw = self._forward([self.input_of(f) for f in faces])
-        return l2_normalise(raw).astype(np.float32)
+        return self._vectors(raw).astype(np.float32)
+
+    def _vectors(self, raw: np.ndarray) -> np.ndarray:
+        return l2_normalise(raw)
 
     def embed(self, face: AlignedFace | np.ndarray) -> np.ndarray:
-        """(dim,) float32, unit length."""
+        """(dim,) float32: unit length (cosine rule) or the scaled raw vector (euclidean rule)."""
         return self.embed_batch([face])[0]
 
 
@@ -155,6 +165,26 @@ class ModelChanged(UserError):
     """The model file is not the one a gallery was enrolled with (HTTP 409)."""
 
     http_status = 409
+
+
+class DlibResNetL2Embedder(DlibResNetEmbedder):
+    """dlib's ResNet scored by dlib's own rule, Euclidean distance on its raw descriptors.
+
+    On the fixture photos it separates strangers from enrolled people with ~1.6x the
+    margin of cosine on normalised vectors (faces.md, bench/open_set.py): the raw norm
+    carries information. Vectors are the raw descriptors times SCALE = 1 / 1.5 (their
+    typical norm), and a score is 1 - |q - g|^2 / 2, so dlib's "same person when L2 < 0.6"
+    is a score of 1 - (0.6 / 1.5)^2 / 2 = 0.92, the same number as before. Under CKKS the
+    workers still compute q . g; the key holder adds 1 - |q|^2 / 2 - |g|^2 / 2, with the
+    gallery's squared template norms kept beside its labels.
+    """
+
+    name = "dlib-resnet-v1-l2"
+    score_rule = "euclidean"
+    SCALE = 1 / 1.5
+
+    def _vectors(self, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(raw, np.float64) * self.SCALE
 
 
 class KerasEmbedder(Embedder):
@@ -260,5 +290,20 @@ def cached_keras_embedder(path: str | Path, digest: str) -> KerasEmbedder:
 
 @functools.cache
 def reference_embedder() -> DlibResNetEmbedder:
-    """The process-wide dlib ResNet embedder (its model loads on first embed)."""
+    """The process-wide dlib ResNet embedder, cosine rule (galleries made before the
+    Euclidean rule, and unit vectors for the face tests; its model loads on first embed)."""
     return DlibResNetEmbedder()
+
+
+@functools.cache
+def reference_l2_embedder() -> DlibResNetL2Embedder:
+    """The reference embedder new galleries use: dlib's ResNet under dlib's Euclidean rule."""
+    return DlibResNetL2Embedder()
+
+
+def reference_by_name(name: str | None) -> Embedder | None:
+    """The reference embedder a gallery names (either rule), else None."""
+    for embedder in (reference_l2_embedder(), reference_embedder()):
+        if name == embedder.name:
+            return embedder
+    return None

@@ -184,7 +184,8 @@ class Enrollment:
         """The gallery's open-set threshold from its samples (see calibration.py)."""
         samples, labels, background = self.calibration_samples()
         scores = gallery_scores(samples, labels, data.embeddings, data.labels, data.mode, sums=data.sums,
-                                identities=data.identities, background=background)
+                                identities=data.identities, background=background,
+                                rule=self.embedder.score_rule, counts=data.photos)
         return pick_threshold(scores, fpir_target, default), scores
 
     def result(self) -> tuple[GalleryData, dict[str, bytes]]:
@@ -194,11 +195,21 @@ class Enrollment:
         if self.mode == "mean":
             labels = list(self.photos)
             sums = np.stack([self._sums[label] for label in labels])
-            data = GalleryData(l2_normalise(sums).astype(np.float32), labels, "mean", meta, dict(self.photos), sums)
+            counts = np.array([self.photos[label] for label in labels], np.float64)
+            data = GalleryData(mean_templates(sums, counts, self.embedder.score_rule).astype(np.float32), labels,
+                               "mean", meta, dict(self.photos), sums)
         else:
             data = GalleryData(np.concatenate(self._rows).astype(np.float32), list(self._row_labels), "all", meta,
                                dict(self.photos))
         return data, dict(self.thumbs)
+
+
+def mean_templates(sums: np.ndarray, counts: np.ndarray, rule: str = "cosine") -> np.ndarray:
+    """An identity's template from the sum of its photos' vectors: the renormalised mean
+    (cosine rule) or the plain mean (euclidean rule, dlib's)."""
+    if rule == "euclidean":
+        return np.asarray(sums, np.float64) / np.asarray(counts, np.float64)[:, None]
+    return l2_normalise(sums)
 
 
 def _natural(name: str) -> tuple:

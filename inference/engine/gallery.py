@@ -19,6 +19,36 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / norms
 
 
+def squared_norms(templates: np.ndarray) -> np.ndarray:
+    return np.sum(np.square(np.asarray(templates, np.float64)), axis=-1)
+
+
+def to_scores(dots: np.ndarray, query: np.ndarray, template_sq_norms: np.ndarray | None, rule: str) -> np.ndarray:
+    """Dot products q . g (what the encrypted search computes) -> the gallery's scores.
+
+    cosine: the dots themselves (unit vectors). euclidean: 1 - |q - g|^2 / 2
+    = 1 + q . g - |q|^2 / 2 - |g|^2 / 2, which needs only the templates' squared norms.
+    """
+    dots = np.asarray(dots, np.float64)
+    if rule == "cosine":
+        return dots
+    if rule != "euclidean":
+        raise ValueError(f"unknown score rule {rule!r}")
+    if template_sq_norms is None:
+        raise ValueError("the euclidean rule needs the templates' squared norms")
+    q2 = float(np.sum(np.square(np.asarray(query, np.float64))))
+    return 1.0 + dots - 0.5 * q2 - 0.5 * np.asarray(template_sq_norms, np.float64)
+
+
+def similarities(queries: np.ndarray, templates: np.ndarray, rule: str = "cosine") -> np.ndarray:
+    """(Q, N) scores of queries against templates under ``rule`` (plaintext)."""
+    queries, templates = np.asarray(queries, np.float64), np.asarray(templates, np.float64)
+    dots = queries @ templates.T
+    if rule == "cosine":
+        return dots
+    return 1.0 + dots - 0.5 * squared_norms(queries)[:, None] - 0.5 * squared_norms(templates)[None, :]
+
+
 @dataclass(frozen=True)
 class Gallery:
     embeddings: np.ndarray  # (N, D) float32, unit rows

@@ -86,15 +86,20 @@ class HEClient:
             raise he_wire.PayloadError("private key payload needs 2 sections")
         return cls(SearchProfile.from_dict(header["profile"]), _private=(sections[0], sections[1]))
 
-    def encrypt_query(self, embedding: np.ndarray) -> bytes:
-        """L2-normalise, tile over the slots and encrypt the probe embedding."""
+    def encrypt_query(self, embedding: np.ndarray, normalise: bool = True) -> bytes:
+        """L2-normalise (unless ``normalise=False``: a euclidean-rule gallery's scaled raw
+        vector, norm about 1), tile over the slots and encrypt the probe embedding."""
         from tenseal import sealapi
 
         query = np.asarray(embedding, dtype=np.float64).reshape(-1)
         if query.shape[0] != self.profile.dim:
             raise ValueError(f"query has dim {query.shape[0]}, profile wants {self.profile.dim}")
         params = self.profile.params
-        values = replicate_query(l2_normalise(query), self.profile.dim_pad, params.slots)
+        if normalise:
+            query = l2_normalise(query)
+        elif not np.isfinite(query).all() or np.linalg.norm(query) > 4:
+            raise ValueError("an unnormalised query must be finite with norm at most 4 (CKKS headroom)")
+        values = replicate_query(query, self.profile.dim_pad, params.slots)
         plain = sealapi.Plaintext()
         # Lowest level: the query is only ever multiplied once, so every prime
         # above the first would just be upload bytes.

@@ -6,7 +6,9 @@ One folder per version (the web tier's ``DATA_ROOT/galleries/<id>/<store>/``, th
     templates.pfar          npz: ``embeddings`` (N, D) float32 unit rows; in mean mode
                             also ``sums`` (identities, D) float64, so photos added later
                             update an identity's mean exactly
-    labels.pfar             JSON: per-row labels, identities, photos per identity, mode, embedder
+    labels.pfar             JSON: per-row labels, identities, photos per identity, mode, embedder;
+                            for a euclidean-rule embedder also ``score`` and ``sq_norms``
+                            (each template's squared norm, what turns q . g into a score)
     thumbs/<token>.pfar     one aligned 112x112 JPEG per identity; token = keyed hash of the label
     calibration.pfar        npz: up to 10 sample photo embeddings per identity (``samples``,
                             ``sample_labels`` as JSON bytes), the background photos'
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.engine import atrest
+from inference.engine.gallery import squared_norms
 
 TEMPLATES = "templates.pfar"
 LABELS = "labels.pfar"
@@ -47,6 +50,11 @@ class GalleryData:
     @property
     def identities(self) -> list[str]:
         return list(self.photos)
+
+    @property
+    def score_rule(self) -> str:
+        """How a probe scores against these templates (gallery.similarities)."""
+        return self.embedder.get("score", "cosine")
 
     @property
     def dim(self) -> int:
@@ -87,6 +95,9 @@ class GalleryStore:
         atrest.write_file(self.folder / TEMPLATES, self.key, buf.getvalue(), self._context(TEMPLATES))
         meta = {"labels": list(data.labels), "photos": data.photos, "mode": data.mode,
                 "embedder": data.embedder, "dim": data.dim}
+        if data.score_rule != "cosine":  # the key holder turns q . g into scores with these
+            meta["score"] = data.score_rule
+            meta["sq_norms"] = [round(float(v), 7) for v in squared_norms(data.embeddings)]
         atrest.write_file(self.folder / LABELS, self.key, json.dumps(meta).encode(), self._context(LABELS))
         for label, jpeg in thumbs.items():
             atrest.write_file(self._thumb_path(label), self.key, jpeg, self._context(f"{THUMBS}/{label}"))

@@ -95,7 +95,8 @@ def test_enroll_and_search_through_the_api(worker, server, alice, alice_client, 
     assert job.events.filter(kind="progress").count() >= 2
     detail = alice_client.get(f"/api/galleries/{gallery_id}/").json()
     assert (detail["status"], detail["identities"], detail["templates"], detail["skipped"]) == ("ready", 7, 7, 1)
-    assert detail["embedder"] == {"name": "dlib-resnet-v1", "dim": 128, "private": False,
+    # New galleries score by dlib's own rule, Euclidean on its raw descriptors (faces.md).
+    assert detail["embedder"] == {"name": "dlib-resnet-v1-l2", "dim": 128, "private": False, "score": "euclidean",
                                   "source": "face-recognition-models 0.3.0", "default_threshold": 0.92,
                                   "model": None, "model_name": None,
                                   "privacy": {"private": False, "epsilon": None, "delta": None, "unit": None,

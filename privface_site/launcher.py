@@ -37,6 +37,8 @@ def add_webapp_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--web-processes", type=int, default=None,
                         help="Daphne processes behind the port (default $WEB_PROCESSES, else the cores, at most 4)")
     parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker here")
+    parser.add_argument("--proxy-headers", action="store_true",
+                        help="take the client address from X-Forwarded-For (behind a trusted proxy only)")
 
 
 def add_createuser_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,9 +109,11 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket every web process accepts on (inherited by the children)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    """The listening socket every web process accepts on (inherited by the children).
+    IPv4 only: Daphne adopts an inherited socket as AF_INET."""
+    if ":" in host:
+        raise UserError(f"--host {host}: give an IPv4 address (0.0.0.0 for every interface)")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -121,12 +125,11 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_web_processes(sock: socket.socket, count: int) -> list[subprocess.Popen]:
+def start_web_processes(sock: socket.socket, count: int, *, proxy_headers: bool = False) -> list[subprocess.Popen]:
     """``count`` Daphne processes serving the ASGI app on the shared socket ``sock``."""
-    domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
-    endpoint = f"fd:fileno={sock.fileno()}:domain={domain}"
+    flags = ["--proxy-headers"] if proxy_headers else []
     return [
-        subprocess.Popen([sys.executable, "-m", "privface_site.daphne_server", "-e", endpoint,
+        subprocess.Popen([sys.executable, "-m", "privface_site.daphne_server", "--fd", str(sock.fileno()), *flags,
                           "privface_site.asgi:application"], pass_fds=(sock.fileno(),))
         for _ in range(count)
     ]
@@ -158,7 +161,7 @@ def run_webapp(args: argparse.Namespace) -> int:
             python, "-m", "celery", "-A", "privface_site.celery", "worker", "-Q", "cpu,gpu",
             "--concurrency", str(args.concurrency), "-n", f"webapp-{os.getpid()}@%h", "--loglevel", "INFO",
         ]))
-    procs.extend(start_web_processes(sock, web_processes))
+    procs.extend(start_web_processes(sock, web_processes, proxy_headers=args.proxy_headers))
     sock.close()  # the children hold it
     print(f"PrivFace on http://{args.host}:{args.port}/ ({web_processes} web processes; Ctrl-C stops everything)",
           flush=True)

@@ -103,6 +103,8 @@ export interface Embedder {
   source: string;
   /** Cosine score at or above which a match counts; null if unknown. */
   default_threshold: number | null;
+  /** Score rule: absent or "cosine", or "euclidean" (dlib's rule: 1 − |q − g|²/2 on scaled raw vectors). */
+  score?: 'cosine' | 'euclidean';
   /** The registry model (null: the reference embedder, or a deleted model). */
   model?: { id: number; name: string } | null;
   model_name?: string | null;

@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import os
 import sys
+import threading
+import time
 from urllib.parse import unquote
 
 import daphne.server
@@ -188,8 +192,25 @@ class BigBufferCLI(CommandLineInterface):
     server_class = BigBufferServer
 
 
+def _warm_compute() -> None:
+    """Start the quick-work compute process now: spawning it (an interpreter importing the
+    accountant) takes seconds, which the first privacy estimate would otherwise wait."""
+    time.sleep(2)
+    try:
+        from django.conf import settings
+
+        from . import compute
+
+        if settings.COMPUTE_WARM:
+            compute.warm("light")
+    except Exception:  # noqa: BLE001 - the first estimate will start it instead
+        logging.getLogger(__name__).warning("could not warm the compute process", exc_info=True)
+
+
 def main(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privface_site.settings")
     daphne.server.HTTPFactory = GuardedHTTPFactory  # Server.run builds its factory by this name
+    threading.Thread(target=_warm_compute, name="warm-compute", daemon=True).start()
     BigBufferCLI().run(argv)
 
 

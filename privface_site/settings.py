@@ -187,6 +187,7 @@ WEB_PROCESSES = env_int("WEB_PROCESSES", max(1, min(4, os.cpu_count() or 1)), mi
 COMPUTE_PROCESSES = env_int("COMPUTE_PROCESSES", 2, minimum=1)  # slow work (PLD accounting)
 COMPUTE_LIGHT_PROCESSES = env_int("COMPUTE_LIGHT_PROCESSES", 1, minimum=1)  # quick work (RDP), never behind slow
 PRIVACY_TIMEOUT_SECONDS = env_int("PRIVACY_TIMEOUT_SECONDS", 10, minimum=1)
+COMPUTE_WARM = env_bool("COMPUTE_WARM", True)  # each web process starts its light compute process at start-up
 
 # The dashboard only loads its own scripts and styles; images may be blob: (photo previews).
 CONTENT_SECURITY_POLICY = env_str(

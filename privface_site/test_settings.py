@@ -9,6 +9,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CHANNELS_PREFIX", "privface-test")
 # Login-throttle counters of one test run (and its child processes) only.
 os.environ.setdefault("CACHE_PREFIX", f"privface-test-{os.getpid()}")
+# Test servers start their compute processes on first use, not each at start-up.
+os.environ.setdefault("COMPUTE_WARM", "0")
 os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOB_STALE_SECONDS", "6")
 _var = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var")

@@ -8,7 +8,7 @@ export function EmbedderName({ embedder }: { embedder: Embedder | null | undefin
       <code>{embedder.name}</code>
       {embedder.private === false && (
         <span className="note-warning" data-testid="embedder-note">
-          non-private reference model
+          {embedder.model || embedder.source === 'trained' ? 'not private (trained without DP)' : 'non-private reference model'}
         </span>
       )}
     </span>

@@ -28,3 +28,12 @@ def test_it_lists_a_running_worker(worker, client):
     assert body["workers"]["ok"] is True
     assert body["workers"]["workers"][worker.name] == ["cpu", "gpu"]
     assert body["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_it_does_not_show_internals_to_anyone(client, settings):
+    # Issue #14: users never see server paths or exception class names.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    body = client.get("/api/health/").json()
+    assert body["redis"]["error"] == "unreachable (the server log has the details)"
+    assert "Error" not in str(body) and "127.0.0.1" not in str(body)

@@ -115,6 +115,8 @@ class FederatedServer:
                                  " it would exceed --target_epsilon")
                 break
             self._train_round(self.round + 1)
+        if self.stopped is None and self.round < config.num_rounds and cancel_requested(self.run_dir):
+            self.stopped = "cancelled"
         final = self._evaluate(sorted(self._node_ids()), audit=True) if self.round else {}
         return self._finish(final)
 
@@ -226,6 +228,8 @@ class FederatedServer:
         failed += [(m.metadata.dst_node_id, "no reply before the round timed out") for m in messages
                    if m.metadata.dst_node_id not in answered]
         per_client = []
+        # What reached the server, by kind of weight: the private-head tests read this.
+        received = sorted({key.split("/")[0] for r in ok for key in r.content["arrays"].keys()})
         for reply in ok:
             info = dict(reply.content["client"])
             self.clients[str(info["partition"])] = {**self.clients.get(str(info["partition"]), {}), **info,
@@ -254,7 +258,7 @@ class FederatedServer:
         evaluation = self._evaluate([r.metadata.src_node_id for r in ok], audit=False)
         entry: dict[str, Any] = {
             "round": rnd, "sampled": len(messages), "replied": len(ok), "failed": len(failed),
-            "aggregated": released,
+            "aggregated": released, "received": received,
             "loss": float(metrics["loss"]) if metrics else None,
             "accuracy": float(metrics["accuracy"]) if metrics else None,
             "held_accuracy": evaluation.get("held_accuracy"),

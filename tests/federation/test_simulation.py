@@ -1,0 +1,96 @@
+"""Whole simulated federated runs on webface_tiny (Flower + Ray, one child process per run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from federation.engine import privacy
+from federation.engine.plan import num_train_per_client
+from federation.engine.runner import ROOT, run
+
+from .conftest import small_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def plain_run(webface_tiny, tmp_path_factory):
+    """3 rounds without DP; client 1 raises in round 2."""
+    out = tmp_path_factory.mktemp("plain") / "run"
+    config = small_config(webface_tiny, out, num_rounds=3, eval_bin=str(webface_tiny / "lfw_tiny.bin"),
+                          extra={"inject_failure": {"client": 1, "round": 2}})
+    events: list[dict] = []
+    result = run(config, events.append)
+    return config, result, events
+
+
+def rounds(events):
+    return [e for e in events if e["type"] == "round"]
+
+
+def test_it_completes_and_the_loss_falls(plain_run):
+    _, result, events = plain_run
+    assert result["status"] == "completed" and result["rounds_completed"] == 3
+    losses = [r["loss"] for r in rounds(events)]
+    assert losses[-1] < losses[0], losses
+    assert all(r["verification_accuracy"] is not None for r in rounds(events))
+
+
+def test_a_client_that_raises_does_not_stop_the_round(plain_run):
+    second = rounds(plain_run[2])[1]
+    assert (second["sampled"], second["replied"], second["failed"]) == (3, 2, 1)
+    failed = [c for c in second["clients"] if c["status"] == "failed"]
+    assert failed and "injected failure in round 2" in failed[0]["reason"]
+    assert rounds(plain_run[2])[2]["failed"] == 0
+
+
+def test_a_private_head_never_reaches_the_server(plain_run):
+    assert all(r["received"] == ["backbone"] for r in rounds(plain_run[2]))
+
+
+def test_the_export_loads_as_a_trained_model_and_embeds(plain_run):
+    from training.engine.export import load_backbone
+
+    config, result, _ = plain_run
+    model = load_backbone(f"{result['export_dir']}/backbone.keras")
+    out = model.predict(np.zeros((2, 56, 56, 3), np.float32), verbose=0)
+    assert out.shape == (2, 64)
+    with open(f"{result['export_dir']}/model_card.json") as f:
+        card = json.load(f)
+    fed = card["federation"]
+    assert fed["head_policy"] == "private" and fed["partition"] == "by_identity" and fed["clients"] == 3
+    assert sorted(c["images"] for c in fed["per_client"]) == [24, 24, 32]
+    assert card["dp"] == {"enabled": False} and card["membership_inference"]["auc"] is not None
+
+
+def test_dp_run_cancels_after_a_round_and_resumes_from_the_cli(webface_tiny, tmp_path):
+    out = tmp_path / "dp"
+    config = small_config(webface_tiny, out, num_rounds=3, use_dp=True, noise_multiplier=1.0,
+                          head_type="arcface", optimizer="sgd", lr=0.05)
+    events: list[dict] = []
+    # Cancel once round 1 is reported: the run stops after the round under way (1 or 2).
+    result = run(config, events.append, should_cancel=lambda: bool(rounds(events)))
+    assert result["stopped"] == "cancelled" and result["rounds_completed"] in (1, 2)
+    assert (out / "export" / "backbone.keras").is_file()
+
+    proc = subprocess.run(
+        [sys.executable, "run.py", "federated", "--rec_file", config.rec_file, "--idx_file", config.idx_file,
+         "--num_clients", "3", "--num_rounds", "3", "--image_size", "56", "--embedding_size", "64",
+         "--batch_size", "8", "--seed", "3", "--head_type", "arcface", "--lr", "0.05", "--use_dp",
+         "--noise_multiplier", "1.0", "--output_dir", str(out), "--resume", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert any(line.startswith("round 3/3, clients 3/3") and "epsilon" in line for line in lines), lines
+    assert not any(line.startswith("round 1/3") for line in lines)  # resumed after the checkpoint
+    final = json.loads(lines[-1])
+    assert final["rounds_completed"] == 3
+    # Each client composed 3 rounds of its local DP-SGD steps; the run reports the worst client.
+    sizes = num_train_per_client(json.loads((out / "plan.json").read_text()), config.holdout_fraction)
+    expected = max(privacy.sample_level_epsilon(n, 8, 1, 3, 1.0, 1e-5) for n in sizes)
+    assert final["epsilon"] == pytest.approx(expected, rel=1e-9)

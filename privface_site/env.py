@@ -121,7 +121,10 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
         "HOST": parts.hostname or "",
         "PORT": str(port or ""),
         "OPTIONS": dict(parse_qsl(parts.query)),
-        "CONN_MAX_AGE": 60,
+        # 0: closed at the end of each request. Under ASGI every request runs in a thread of
+        # its own, so a kept connection stays with a thread that is gone: under load that
+        # exhausted PostgreSQL's max_connections ("too many clients", bench/web_load.py).
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
         "CONN_HEALTH_CHECKS": True,
     }
 

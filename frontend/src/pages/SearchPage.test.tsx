@@ -120,18 +120,20 @@ describe('SearchPage', () => {
     };
     const calls = stubFetch((c) => {
       if (c.method === 'GET' && c.url === '/api/galleries/') {
-        return page([makeGallery({ id: 6, name: 'dp', model: 7, threshold: 0.81, embedder: trained })]);
+        return page([makeGallery({ id: 6, name: 'dp', model: 7, threshold: 0.9283, embedder: trained })]);
       }
-      if (c.method === 'POST') return { body: makeSearchResult({ threshold: 0.81, embedder: trained }) };
+      if (c.method === 'POST') return { body: makeSearchResult({ threshold: 0.9283, embedder: trained }) };
       return undefined;
     });
     renderSearch('/search?gallery=6');
-    await waitFor(() => expect(screen.getByLabelText('Threshold')).toHaveValue(0.81));
+    await waitFor(() => expect(screen.getByLabelText('Threshold')).toHaveValue(0.9283));
+    // A calibrated threshold has 4 decimals: the browser must not refuse the form over its step.
+    expect((screen.getByLabelText('Threshold') as HTMLInputElement).checkValidity()).toBe(true);
     await searchPhoto();
     expect(await screen.findByTestId('result-model')).toHaveTextContent('Model: casia dp (model #7)');
     expect(screen.getByTestId('result-privacy')).toHaveTextContent('ε 7.92, δ 1e-3, DP unit: one image');
     const form = calls.find((c) => c.method === 'POST')!.rawBody as FormData;
-    expect(form.get('threshold')).toBe('0.81');
+    expect(form.get('threshold')).toBe('0.9283');
   });
 
   it('says a reference result is not private', async () => {

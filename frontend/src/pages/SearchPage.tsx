@@ -192,7 +192,7 @@ export function SearchPage() {
                 type="number"
                 min={-1}
                 max={1}
-                step={0.01}
+                step="any"
                 value={threshold}
                 placeholder="server default"
                 onChange={(e) => galleryId && setThresholdEdit({ gallery: galleryId, value: e.target.value })}

@@ -9,5 +9,9 @@ from .errors import UserError
 
 def exception_handler(exc, context):
     if isinstance(exc, UserError):
-        return Response({"detail": str(exc), **getattr(exc, "extra", {})}, status=exc.http_status)
+        body = {"detail": str(exc), **getattr(exc, "extra", {})}
+        field = getattr(exc, "field", None)
+        if field:  # a config error names its field, as serializer errors do: {"field": ["message"]}
+            body[field] = [str(exc)]
+        return Response(body, status=exc.http_status)
     return drf_exception_handler(exc, context)

@@ -247,8 +247,11 @@ class FederatedServer:
         # failure: the noise was sized for K clients); the others aggregate whoever replied.
         arrays, metrics = self.strategy.aggregate_train(rnd, replies if config.level == "client" else ok)
         released = arrays is not None
+        update_norm = 0.0
         if released:
-            self.arrays = from_record(arrays)
+            new = from_record(arrays)
+            update_norm = float(np.sqrt(sum(float(np.sum((new[k] - self.arrays[k]) ** 2)) for k in new)))
+            self.arrays = new
             if config.level == "client":
                 self.released += 1
         else:
@@ -258,7 +261,7 @@ class FederatedServer:
         evaluation = self._evaluate([r.metadata.src_node_id for r in ok], audit=False)
         entry: dict[str, Any] = {
             "round": rnd, "sampled": len(messages), "replied": len(ok), "failed": len(failed),
-            "aggregated": released, "received": received,
+            "aggregated": released, "received": received, "update_norm": update_norm,
             "loss": float(metrics["loss"]) if metrics else None,
             "accuracy": float(metrics["accuracy"]) if metrics else None,
             "held_accuracy": evaluation.get("held_accuracy"),

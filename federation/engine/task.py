@@ -112,9 +112,11 @@ class LocalModel:
     def _reset_optimizer(self) -> None:
         # FedAvg's local SGD starts every round afresh: momentum from the last round's local
         # model would push the new global model in a stale direction.
+        # The step count goes back to 0 too (Adam's bias correction restarts); the learning
+        # rate, also one of the optimizer's variables, is set again after.
         for variable in self.optimizer.variables:
-            variable.assign(np.zeros(variable.shape, variable.dtype.name if hasattr(variable.dtype, "name")
-                                     else variable.dtype))
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        self.optimizer.learning_rate = self.settings["lr"]
 
     # Training ---------------------------------------------------------------------------
 

@@ -12,8 +12,7 @@ import pytest
 from federation.engine import privacy
 from federation.engine.plan import num_train_per_client
 from federation.engine.runner import ROOT, run
-
-from .conftest import small_config
+from tests.federation.conftest import small_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +37,7 @@ def test_it_completes_and_the_loss_falls(plain_run):
     assert result["status"] == "completed" and result["rounds_completed"] == 3
     losses = [r["loss"] for r in rounds(events)]
     assert losses[-1] < losses[0], losses
+    assert all(r["update_norm"] > 0 for r in rounds(events))  # every round moved the global model
     assert all(r["verification_accuracy"] is not None for r in rounds(events))
 
 

@@ -132,6 +132,7 @@ describe('SearchPage', () => {
     await searchPhoto();
     expect(await screen.findByTestId('result-model')).toHaveTextContent('Model: casia dp (model #7)');
     expect(screen.getByTestId('result-privacy')).toHaveTextContent('ε 7.92, δ 1e-3, DP unit: one image');
+    expect(screen.getByTestId('embedding-worker')).toHaveTextContent('embedded by a worker');
     const form = calls.find((c) => c.method === 'POST')!.rawBody as FormData;
     expect(form.get('threshold')).toBe('0.9283');
   });
@@ -144,6 +145,7 @@ describe('SearchPage', () => {
     await searchPhoto();
     expect(await screen.findByTestId('result-privacy')).toHaveTextContent('not private (public reference weights)');
     expect(screen.getByTestId('result-model')).toHaveTextContent('reference (dlib ResNet)');
+    expect(screen.queryByTestId('embedding-worker')).toBeNull();
   });
 
   it('shows the server detail of a 422 next to the photo input', async () => {

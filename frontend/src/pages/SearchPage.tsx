@@ -327,6 +327,12 @@ function SearchResultView({ result }: { result: SearchResult }) {
           workers received only the public context and the encrypted query, and sent back encrypted scores; they never saw
           the face template, the scores or the result.
         </p>
+        {result.embedder.model && (
+          <p className="muted small" data-testid="embedding-worker">
+            With a trained model the face was embedded by a worker (which saw the aligned crop and its template, as this
+            server does); the search workers that scored it still saw neither.
+          </p>
+        )}
         <div className="server-grid">
           <dl className="details">
             <dt>Encrypted query</dt>

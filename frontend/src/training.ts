@@ -19,7 +19,9 @@ export const startTraining = (dataset: number, name: string, config: TrainingCon
   api.post<Job>('/api/training/', { dataset, ...(name ? { name } : {}), config });
 export const listModels = () => api.get<Page<TrainedModel>>('/api/models/');
 export const getModel = (id: number) => api.get<TrainedModelDetail>(`/api/models/${id}/`);
-export const deleteModel = (id: number) => api.delete(`/api/models/${id}/`);
+/** Delete a model; `withGalleries`: also the galleries that embed with it (without it, those make a 409). */
+export const deleteModel = (id: number, withGalleries = false) =>
+  api.delete(`/api/models/${id}/${withGalleries ? '?delete_galleries=1' : ''}`);
 export const modelDownloadUrl = (id: number) => `/api/models/${id}/download/`;
 export const getPrivacyLedger = (datasetId: number) =>
   api.get<PrivacyLedger>(`/api/datasets/${datasetId}/privacy-ledger/`);

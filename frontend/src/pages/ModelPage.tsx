@@ -51,7 +51,17 @@ function ModelDetail({ modelId }: { modelId: number }) {
     setDeleting(true);
     setError(null);
     try {
-      await deleteModel(modelId);
+      try {
+        await deleteModel(modelId);
+      } catch (err) {
+        // Galleries embed with it: the server names them; delete them too only if the user says so.
+        if (!(err instanceof ApiError && err.status === 409)) throw err;
+        if (!window.confirm(`${messageOf(err)}\n\nDelete the model and these galleries?`)) {
+          setDeleting(false);
+          return;
+        }
+        await deleteModel(modelId, true);
+      }
       navigate('/models', { replace: true });
     } catch (err) {
       setError(messageOf(err));

@@ -95,7 +95,7 @@ export const DEFAULT_FORM: TrainingForm = {
 
 const FORM_FIELDS = new Set<string>(Object.keys(DEFAULT_FORM));
 
-interface NumberRule {
+export interface NumberRule {
   int?: boolean;
   min: number;
   max: number;
@@ -122,7 +122,11 @@ const RULES: Partial<Record<FormField, NumberRule>> = {
 
 /** The number in `raw`, or an error message. */
 export function parseNumberField(field: FormField, raw: string): number | string {
-  const rule = RULES[field];
+  return parseNumberWith(RULES[field], raw);
+}
+
+/** The number in `raw` checked against `rule` (any finite number without one), or an error message. */
+export function parseNumberWith(rule: NumberRule | undefined, raw: string): number | string {
   const text = raw.trim();
   if (!text) return 'Required.';
   const value = Number(text);
@@ -287,21 +291,26 @@ export function fieldOfDetail(detail: string): string | null {
   return m ? m[1] : null;
 }
 
-function formFieldOf(name: string | null): FormField | null {
-  if (!name) return null;
-  return FORM_FIELDS.has(name) && name !== 'dp_mode' ? (name as FormField) : null;
-}
+const isTrainingField = (name: string) => FORM_FIELDS.has(name) && name !== 'dp_mode';
 
-/** Where to show an error of `POST /api/training/`: next to the fields it names, else above the button. */
-export function placeServerError(err: unknown): { fields: FormErrors; general: string | null } {
-  const fields: FormErrors = {};
+/**
+ * Where to show an error of `POST /api/training/` (or of another run form, given which names are
+ * its fields): next to the fields it names, else above the button.
+ */
+export function placeServerError<F extends string = FormField>(
+  err: unknown,
+  isField: (name: string) => boolean = isTrainingField,
+): { fields: Partial<Record<F, string>>; general: string | null } {
+  const formFieldOf = (name: string | null): F | null => (name && isField(name) ? (name as F) : null);
+  const fields: Partial<Record<F, string>> = {};
+  const datasetField = 'dataset' as F;
   if (!(err instanceof ApiError)) return { fields, general: err instanceof Error ? err.message : String(err) };
   if (err.status === 404) {
-    fields.dataset = 'Dataset not found (deleted, or not yours).';
+    fields[datasetField] = 'Dataset not found (deleted, or not yours).';
     return { fields, general: null };
   }
   if (err.status === 409) {
-    fields.dataset = err.message;
+    fields[datasetField] = err.message;
     return { fields, general: null };
   }
   const body = err.body as { detail?: unknown } | null;

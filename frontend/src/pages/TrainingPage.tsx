@@ -1,8 +1,10 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, messageOf } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { ACCOUNTANT_LABELS, fieldKit, HEAD_LABELS, MODEL_LABELS, OPTIMIZER_LABELS } from '../components/formFields';
+import { TrainingModeSwitch } from '../components/TrainingModeSwitch';
 import { listDatasets } from '../datasets';
 import {
   ACCOUNTANTS,
@@ -23,9 +25,11 @@ import {
 } from '../training';
 import type { FormErrors, FormField, TrainingForm } from '../training';
 import type { Dataset, PrivacyEstimate, PrivacyQuery } from '../types';
+import { useDebouncedEstimate } from '../useDebouncedEstimate';
+import type { Estimate as EstimateOf } from '../useDebouncedEstimate';
 
 /** Wait this long after the last edit before asking the server for ε. */
-export const ESTIMATE_DEBOUNCE_MS = 300;
+export { ESTIMATE_DEBOUNCE_MS } from '../useDebouncedEstimate';
 
 const ADVANCED: FormField[] = ['image_size', 'holdout_fraction', 'momentum', 'weight_decay', 'warmup_epochs'];
 const FIELD_ORDER: FormField[] = [
@@ -33,22 +37,11 @@ const FIELD_ORDER: FormField[] = [
   'lr_steps', 'use_dp', 'noise_multiplier', 'target_epsilon', 'l2_norm_clip', 'delta', 'accountant', ...ADVANCED,
 ];
 
-const MODEL_LABELS: Record<string, string> = {
-  mobilefacenet: 'MobileFaceNet (small, fast)',
-  iresnet18: 'iResNet-18',
-  iresnet50: 'iResNet-50 (large)',
-};
-const HEAD_LABELS: Record<string, string> = { arcface: 'ArcFace', cosface: 'CosFace', softmax: 'Softmax' };
-const OPTIMIZER_LABELS: Record<string, string> = { sgd: 'SGD (momentum)', adam: 'Adam' };
 const SCHEDULE_LABELS: Record<string, string> = { constant: 'constant', cosine: 'cosine decay', step: 'step (×0.1 drops)' };
 
 const fieldId = (f: FormField) => `train-${f.replace(/_/g, '-')}`;
 
-type Estimate =
-  | { state: 'idle' }
-  | { state: 'pending'; last: PrivacyEstimate | null }
-  | { state: 'done'; result: PrivacyEstimate; query: PrivacyQuery }
-  | { state: 'error'; error: string };
+type Estimate = EstimateOf<PrivacyEstimate, PrivacyQuery>;
 
 function estimateError(err: unknown): string {
   if (err instanceof ApiError && Object.keys(err.fieldErrors).length) {
@@ -72,8 +65,6 @@ export function TrainingPage() {
   const [generalError, setGeneralError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [advancedOpen, setAdvancedOpen] = useState(false);
-  const [estimate, setEstimate] = useState<Estimate>({ state: 'idle' });
-  const latestQuery = useRef<string | null>(null);
 
   const load = useCallback(async () => {
     setDatasetsError(null);
@@ -101,27 +92,7 @@ export function TrainingPage() {
   // ε estimate: fires (debounced) when an input of the estimate changes; not a polling loop.
   const estimateInput = form.use_dp ? privacyQueryOf(form, dataset) : null;
   const queryKey = estimateInput && 'query' in estimateInput ? JSON.stringify(estimateInput.query) : null;
-  useEffect(() => {
-    latestQuery.current = queryKey;
-    if (!queryKey) {
-      setEstimate({ state: 'idle' });
-      return;
-    }
-    setEstimate((e) => ({ state: 'pending', last: e.state === 'done' ? e.result : e.state === 'pending' ? e.last : null }));
-    const timer = setTimeout(() => {
-      const query = JSON.parse(queryKey) as PrivacyQuery;
-      estimatePrivacy(query)
-        .then((result) => latestQuery.current === queryKey && setEstimate({ state: 'done', result, query }))
-        .catch((err) => latestQuery.current === queryKey && setEstimate({ state: 'error', error: estimateError(err) }));
-    }, ESTIMATE_DEBOUNCE_MS);
-    return () => clearTimeout(timer);
-  }, [queryKey]);
-  useEffect(
-    () => () => {
-      latestQuery.current = null; // unmounted: drop answers still on the way
-    },
-    [],
-  );
+  const estimate = useDebouncedEstimate<PrivacyQuery, PrivacyEstimate>(queryKey, estimatePrivacy, estimateError);
 
   function set<K extends FormField>(field: K, value: TrainingForm[K]) {
     setForm((f) => ({ ...f, [field]: value }));
@@ -161,61 +132,15 @@ export function TrainingPage() {
     }
   }
 
-  // Field helpers: a labelled control with its error (and hint) under it.
-  const describedBy = (f: FormField, hint?: boolean) =>
-    [shownError(f) ? `${fieldId(f)}-error` : '', hint ? `${fieldId(f)}-hint` : ''].filter(Boolean).join(' ') || undefined;
-  const field = (f: FormField, control: ReactNode, hint?: ReactNode, className = '') => (
-    <div className={`field ${className}`}>
-      <label htmlFor={fieldId(f)}>{FIELD_LABELS[f]}</label>
-      {control}
-      {hint && (
-        <span className="field-hint" id={`${fieldId(f)}-hint`}>
-          {hint}
-        </span>
-      )}
-      {shownError(f) && (
-        <span className="field-error" id={`${fieldId(f)}-error`} role="alert">
-          {shownError(f)}
-        </span>
-      )}
-    </div>
-  );
-  const numberInput = (f: FormField, hint?: ReactNode, extra: { min?: number; max?: number; step?: string } = {}) =>
-    field(
-      f,
-      <input
-        id={fieldId(f)}
-        type="number"
-        inputMode="decimal"
-        step={extra.step ?? 'any'}
-        min={extra.min}
-        max={extra.max}
-        value={String(form[f])}
-        onChange={(e) => set(f, e.target.value)}
-        onBlur={() => touch(f)}
-        aria-invalid={shownError(f) ? true : undefined}
-        aria-describedby={describedBy(f, Boolean(hint))}
-        className="input-narrow"
-      />,
-      hint,
-    );
-  const select = (f: FormField, options: readonly string[], labels: Record<string, string>) =>
-    field(
-      f,
-      <select
-        id={fieldId(f)}
-        value={String(form[f])}
-        onChange={(e) => set(f, e.target.value)}
-        aria-invalid={shownError(f) ? true : undefined}
-        aria-describedby={describedBy(f)}
-      >
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {labels[o] ?? o}
-          </option>
-        ))}
-      </select>,
-    );
+  // Field helpers: a labelled control with its error (and hint) under it (shared with the federated form).
+  const { describedBy, field, numberInput, select, textInput, errorLine } = fieldKit<FormField>({
+    idOf: fieldId,
+    labelOf: (f) => FIELD_LABELS[f],
+    valueOf: (f) => String(form[f]),
+    set: (f, value) => set(f, value as never),
+    touch,
+    errorOf: shownError,
+  });
 
   const holdout = typeof validated.request?.config.holdout_fraction === 'number' ? validated.request.config.holdout_fraction : null;
   const trainImages = dataset ? numExamples(dataset.images, holdout ?? 0.1) : null;
@@ -228,6 +153,7 @@ export function TrainingPage() {
           Refresh datasets
         </button>
       </div>
+      <TrainingModeSwitch current="centralized" />
       <p className="muted">
         Train a face-embedding model on one of your ready datasets, optionally with differential privacy (DP-SGD). The
         run is queued on a GPU worker; its job page shows the loss, accuracy and privacy spent as it goes.
@@ -266,19 +192,7 @@ export function TrainingPage() {
                 'field-wide',
               )
             )}
-            {field(
-              'name',
-              <input
-                id={fieldId('name')}
-                value={form.name}
-                maxLength={200}
-                placeholder={dataset ? `${dataset.name} model` : 'my model'}
-                onChange={(e) => set('name', e.target.value)}
-                onBlur={() => touch('name')}
-                aria-invalid={shownError('name') ? true : undefined}
-                aria-describedby={describedBy('name')}
-              />,
-            )}
+            {textInput('name', { maxLength: 200, placeholder: dataset ? `${dataset.name} model` : 'my model' })}
           </div>
           <ErrorMessage error={datasetsError} />
           <div className="form-row">
@@ -296,20 +210,7 @@ export function TrainingPage() {
             {select('optimizer', OPTIMIZERS, OPTIMIZER_LABELS)}
             {numberInput('lr', undefined, { min: 0 })}
             {select('lr_schedule', LR_SCHEDULES, SCHEDULE_LABELS)}
-            {form.lr_schedule === 'step' &&
-              field(
-                'lr_steps',
-                <input
-                  id={fieldId('lr_steps')}
-                  value={form.lr_steps}
-                  placeholder="10, 15"
-                  onChange={(e) => set('lr_steps', e.target.value)}
-                  onBlur={() => touch('lr_steps')}
-                  aria-invalid={shownError('lr_steps') ? true : undefined}
-                  aria-describedby={describedBy('lr_steps')}
-                  className="input-narrow"
-                />,
-              )}
+            {form.lr_schedule === 'step' && textInput('lr_steps', { placeholder: '10, 15', className: 'input-narrow' })}
           </div>
         </section>
 
@@ -326,11 +227,7 @@ export function TrainingPage() {
             />
             Train with differential privacy (DP-SGD)
           </label>
-          {shownError('use_dp') && (
-            <span className="field-error" id={`${fieldId('use_dp')}-error`} role="alert">
-              {shownError('use_dp')}
-            </span>
-          )}
+          {errorLine('use_dp')}
           <p className="muted small" id="dp-explainer">
             Each step clips every image's gradient to the clipping norm and adds Gaussian noise. ε bounds what the model
             can reveal about any one training image (at probability δ of failure); smaller is more private.
@@ -366,7 +263,7 @@ export function TrainingPage() {
                   min: 0,
                   max: 1,
                 })}
-                {select('accountant', ACCOUNTANTS, { rdp: 'RDP', pld: 'PLD (tighter, slower)' })}
+                {select('accountant', ACCOUNTANTS, ACCOUNTANT_LABELS)}
               </div>
               <EstimateBox estimate={estimate} problem={estimateInput && 'problem' in estimateInput ? estimateInput.problem : null} form={form} />
             </>

@@ -134,4 +134,26 @@ describe('GalleryPage', () => {
     expect(calls.filter((c) => c.method === 'POST')[0].body).toEqual({ threshold: 0.95, fpir_target: 0.01 });
     expect(screen.getByTestId('gallery-threshold')).toHaveTextContent('0.95');
   });
+
+  it('sends background photos (people not enrolled) without labels, and aligned crops when ticked', async () => {
+    const gallery = makeGallery({ id: 8 });
+    const calls = stubFetch((c) => {
+      if (c.method === 'GET' && c.url === '/api/galleries/8/') return { body: gallery };
+      if (c.method === 'POST' && c.url === '/api/galleries/8/images/') {
+        return { status: 202, body: { gallery: { ...gallery, status: 'enrolling', job: 20 }, job: makeJob({ id: 20 }) } };
+      }
+      return undefined;
+    });
+    renderGallery(8);
+    const add = await screen.findByRole('form', { name: 'Add photos' });
+    fireEvent.change(within(add).getByLabelText('Photos'), { target: { files: [new File(['j'], 'stranger.jpg')] } });
+    fireEvent.click(within(add).getByLabelText(/people who are NOT enrolled/));
+    fireEvent.click(within(add).getByLabelText(/aligned face crops/));
+    fireEvent.click(within(add).getByRole('button', { name: 'Add photos' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    const form = calls.find((c) => c.method === 'POST')!.rawBody as FormData;
+    expect(form.get('background')).toBe('true');
+    expect(form.get('aligned')).toBe('true');
+    expect(form.getAll('labels')).toEqual([]);
+  });
 });

@@ -393,6 +393,7 @@ function AddPhotosForm({
 }) {
   const [photos, setPhotos] = useState<LabelledPhotos>(NO_PHOTOS);
   const [aligned, setAligned] = useState(false);
+  const [background, setBackground] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(initialError);
   // A new form (fresh file inputs) after each accepted upload.
@@ -401,12 +402,16 @@ function AddPhotosForm({
 
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
-    const problem = labelledPhotosProblem(photos);
+    // Background photos need no labels: only the number of photos is checked for them.
+    const problem = labelledPhotosProblem(background ? { ...photos, csv: null, labels: photos.files.map(() => '-') } : photos);
     if (problem) return setError(problem);
     setBusy(true);
     setError(null);
     try {
-      const { gallery: fresh } = await addPhotos(gallery.id, photos.files, toPhotoLabels(photos), { aligned });
+      const { gallery: fresh } = await addPhotos(gallery.id, photos.files, toPhotoLabels(photos), {
+        aligned,
+        background,
+      });
       setPhotos(NO_PHOTOS);
       setRound((r) => r + 1);
       onStarted(fresh);
@@ -426,6 +431,12 @@ function AddPhotosForm({
         <input type="checkbox" checked={aligned} onChange={(e) => setAligned(e.target.checked)} /> 112×112 photos
         are aligned face crops (skip face detection)
       </label>
+      {gallery.templates > 0 && (
+        <label className="checkbox">
+          <input type="checkbox" checked={background} onChange={(e) => setBackground(e.target.checked)} /> these
+          are people who are NOT enrolled (background: they only calibrate the threshold; labels are ignored)
+        </label>
+      )}
       <div className="form-actions">
         <button type="submit" className="btn btn-primary" disabled={busy || enrolling}>
           {busy ? `Uploading ${photos.files.length} photos…` : 'Add photos'}

@@ -167,9 +167,10 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _positive_int(name: str, value: Any, high: int | None = None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or (high is not None and value > high):
-        wording = f"from 1 to {high}" if high is not None else ">= 1"
-        raise ConfigError(name, f"must be a whole number {wording}, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(name, f"must be a whole number >= 1, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(name, f"must be a whole number from 1 to {high}, got {value!r}")
 
 
 _DEVICE = re.compile(r"^/(gpu|cpu|GPU|CPU):[0-9]{1,3}$")

@@ -82,7 +82,8 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--rec_file", help="RecordIO .rec read in place (with --idx_file)")
     parser.add_argument("--labels", help="CSV `file,identity` (with --images_dir), like fixtures/faces/labels.csv")
     parser.add_argument("--idx_file", help=".idx of --rec_file")
-    parser.add_argument("--model", help="'reference' (dlib ResNet, default) or a trained Keras model file")
+    parser.add_argument("--model", help="'reference' (dlib ResNet under dlib's Euclidean rule, default) or a trained "
+                                        "backbone (export/backbone.keras of run.py train, model_card.json beside it)")
     parser.add_argument("--mode", choices=("mean", "all"), default="mean",
                         help="mean: one template per identity (default); all: one per photo")
     parser.add_argument("--aligned", action="store_true",

@@ -65,7 +65,9 @@ def _check_queue_quota(owner) -> None:
     """At most JOB_MAX_QUEUED_PER_USER jobs of one user wait at once (staff included: the
     queues are shared by everyone). Locks the user's row so that concurrent requests count
     each other's jobs."""
-    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
     waiting = Job.objects.filter(owner=owner, status=JobStatus.QUEUED).count()
     limit = settings.JOB_MAX_QUEUED_PER_USER
     if waiting >= limit:

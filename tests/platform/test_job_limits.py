@@ -36,3 +36,14 @@ def test_the_quota_is_per_user(alice, bob, settings, monkeypatch):
     settings.JOB_MAX_QUEUED_PER_USER = 1
     actions.create_job(alice, "selftest", {"steps": 1})
     assert actions.create_job(bob, "selftest", {"steps": 1}).status == JobStatus.QUEUED
+
+
+def test_a_browser_session_can_start_a_job(db, client, monkeypatch):
+    # request.user is a lazy object under session authentication (the dashboard)
+    from accounts.actions import create_user
+
+    monkeypatch.setattr("jobs.actions.enqueue", lambda job_id, queue: None)
+    create_user("root", "root-password-1", staff=True)
+    assert client.login(username="root", password="root-password-1")
+    response = client.post("/api/jobs/", {"kind": "selftest", "params": {"steps": 1}}, content_type="application/json")
+    assert response.status_code == 201, response.content

@@ -2,6 +2,7 @@
 import type { ReactNode } from 'react';
 import { DatasetPage } from './pages/DatasetPage';
 import { DatasetsPage } from './pages/DatasetsPage';
+import { FederatedPage } from './pages/FederatedPage';
 import { GalleriesPage } from './pages/GalleriesPage';
 import { GalleryPage } from './pages/GalleryPage';
 import { JobPage } from './pages/JobPage';
@@ -34,6 +35,7 @@ export const routes: AppRoute[] = [
   { path: '/galleries/:id', element: <GalleryPage /> },
   { path: '/search', element: <SearchPage />, nav: 'Search' },
   { path: '/training', element: <TrainingPage />, nav: 'Training' },
+  { path: '/training/federated', element: <FederatedPage /> },
   { path: '/models', element: <ModelsPage />, nav: 'Models' },
   { path: '/models/:id', element: <ModelPage /> },
   { path: '*', element: <NotFoundPage /> },

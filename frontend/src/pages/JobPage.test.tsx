@@ -118,6 +118,102 @@ describe('JobPage', () => {
     expect(screen.getByTestId('training-result')).toHaveTextContent('Completed 2 epochs.');
   });
 
+  it('federated job: per-round charts and the latest round’s clients, live, then the model link', async () => {
+    const params = {
+      dataset_id: 3,
+      name: 'fed',
+      mode: 'simulation',
+      config: { num_clients: 3, num_rounds: 2, dp_level: 'client', noise_multiplier: 0.5, delta: 1e-5 },
+    };
+    const result = { model_id: 12, epsilon: 3.2, stopped: 'completed', rounds_completed: 2, verification_accuracy: 0.66 };
+    const row = (partition: number | string, over: Record<string, unknown> = {}) => ({
+      partition,
+      examples: 21 + Number(partition) || 0,
+      identities: 3,
+      steps: 3,
+      seconds: 5.25,
+      rounds: 1,
+      loss: 2.5,
+      accuracy: 0.25,
+      status: 'ok',
+      ...over,
+    });
+    const round = (id: number, r: number, clients: unknown[], over: Record<string, unknown> = {}) =>
+      makeEvent(
+        id,
+        'metric',
+        { round: r, loss: 3 - r, accuracy: 0.2 * r, held_accuracy: 0.1 * r, epsilon: 1.6 * r, verification_accuracy: 0.6 + 0.03 * r,
+          sampled: 3, replied: 3, failed: 0, clients, ...over },
+        6,
+      );
+    let done = false;
+    const calls = stubFetch((c) => {
+      if (c.url === '/api/jobs/6/events/?after=0') {
+        return { body: [makeEvent(20, 'progress', { progress: 0, message: 'Federated run: 3 clients, 2 rounds' }, 6)] };
+      }
+      if (c.url === '/api/jobs/6/') {
+        return { body: makeJob({ id: 6, kind: 'federated', status: done ? 'succeeded' : 'running', params, result: done ? result : null }) };
+      }
+      return undefined;
+    });
+    renderJob(6);
+    const ws = FakeSocket.last();
+    act(() => {
+      ws.open();
+      ws.send({ type: 'job', job: makeJob({ id: 6, kind: 'federated', status: 'running', params, result: {} }) });
+    });
+    const panel = await screen.findByRole('region', { name: 'Federated training' });
+    await waitFor(() => expect(calls.some((c) => c.url === '/api/jobs/6/events/?after=0')).toBe(true));
+    expect(within(panel).getByTestId('client-table-empty')).toBeInTheDocument();
+    expect(within(panel).getByTestId('current-epsilon')).toHaveTextContent('—');
+    expect(within(panel).getByTestId('dp-unit')).toHaveTextContent("protects one client's whole dataset (user-level DP)");
+
+    act(() => {
+      ws.send({ type: 'event', event: round(21, 1, [row(1), row(0), row(2)]) });
+      ws.send({ type: 'event', event: makeEvent(22, 'progress', { progress: 0.5, message: 'Round 1 of 2: 3 of 3 clients replied', round: 1, total: 2 }, 6) });
+    });
+    expect(screen.getByTestId('chart-loss-loss')).toHaveAttribute('data-count', '1');
+    expect(screen.getByTestId('chart-accuracy-train')).toHaveAttribute('data-count', '1');
+    expect(screen.getByTestId('chart-accuracy-held')).toHaveAttribute('data-count', '1');
+    expect(screen.getByTestId('chart-verification-verification')).toHaveAttribute('data-count', '1');
+    expect(screen.getByTestId('chart-epsilon-epsilon')).toHaveAttribute('data-count', '1');
+    expect(within(panel).getByTestId('current-round')).toHaveTextContent('1 / 2');
+    expect(within(panel).getByTestId('current-epsilon')).toHaveTextContent('1.60');
+    expect(screen.getByText('Round 1 of 2: 3 of 3 clients replied', { selector: '.job-message' })).toBeInTheDocument();
+    const table = within(panel).getByRole('table', { name: 'Clients' });
+    expect(table).toHaveAttribute('data-round', '1');
+    expect(within(table).getAllByRole('row').slice(1).map((r) => r.getAttribute('data-testid'))).toEqual([
+      'client-row-0',
+      'client-row-1',
+      'client-row-2',
+    ]);
+    expect(within(screen.getByTestId('client-row-1')).getAllByRole('cell').map((c) => c.textContent)).toEqual([
+      'client 1', '22', '3', '2.500', '25.0%', '3', '5.3', '1', 'ok',
+    ]);
+
+    // Round 2: one client failed; its row says why, the rows are the new round's.
+    act(() => {
+      ws.send({
+        type: 'event',
+        event: round(23, 2, [row(0, { rounds: 2, loss: 1.25 }), row(2, { rounds: 2 }), { partition: 1, status: 'failed', reason: 'out of memory' }],
+          { replied: 2, failed: 1 }),
+      });
+    });
+    expect(screen.getByTestId('chart-loss-loss')).toHaveAttribute('data-count', '2');
+    expect(screen.getByTestId('chart-epsilon-epsilon').querySelector('polyline')).not.toBeNull();
+    expect(table).toHaveAttribute('data-round', '2');
+    expect(within(screen.getByTestId('client-row-0')).getByTestId('client-loss')).toHaveTextContent('1.250');
+    expect(screen.getByTestId('client-row-1')).toHaveTextContent('failed out of memory');
+    expect(within(panel).getByText('2 of 3 clients replied, 1 failed')).toBeInTheDocument();
+
+    done = true;
+    act(() => ws.send({ type: 'event', event: makeEvent(24, 'status', { status: 'succeeded', message: 'Done' }, 6) }));
+    const link = await screen.findByTestId('model-link');
+    expect(link).toHaveAttribute('href', '/models/12');
+    expect(screen.getByTestId('training-result')).toHaveTextContent('Completed 2 rounds.');
+    expect(within(panel).getByTestId('current-epsilon')).toHaveTextContent('3.20');
+  });
+
   it('shows "Job not found" on 404 / close code 4404', async () => {
     stubFetch(() => ({ status: 404, body: { detail: 'Not found.' } }));
     renderJob(99);

@@ -4,9 +4,12 @@ import { ApiError, messageOf } from '../api';
 import { ConnectionIndicator } from '../components/ConnectionIndicator';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { EventLog } from '../components/EventLog';
+import { FederatedPanel } from '../components/FederatedPanel';
 import { ProgressBar } from '../components/ProgressBar';
 import { StatusBadge } from '../components/StatusBadge';
 import { TrainingPanel } from '../components/TrainingPanel';
+import { addFederatedEvents, EMPTY_FEDERATED } from '../federatedSeries';
+import type { FederatedSeries } from '../federatedSeries';
 import { cancelJob, formatTime, getJob, isTerminal, JOB_EVENTS_PAGE, listJobEvents } from '../jobs';
 import { addTrainingEvents, EMPTY_SERIES } from '../trainingSeries';
 import type { TrainingSeries } from '../trainingSeries';
@@ -24,27 +27,47 @@ export function JobPage() {
 /** At most this many pages of history (1000 events each) are loaded for the training charts. */
 const MAX_HISTORY_PAGES = 100;
 
+/** Job kinds whose page draws charts from the whole event history. */
+const CHARTED = new Set(['train', 'federated']);
+
+interface Charts {
+  train: TrainingSeries;
+  federated: FederatedSeries;
+}
+const EMPTY_CHARTS: Charts = { train: EMPTY_SERIES, federated: EMPTY_FEDERATED };
+
+/** Fold events into both kinds' series (each ignores the other's events); same object when unchanged. */
+function addEvents(charts: Charts, events: Parameters<typeof addTrainingEvents>[1]): Charts {
+  const train = addTrainingEvents(charts.train, events);
+  const federated = addFederatedEvents(charts.federated, events);
+  return train === charts.train && federated === charts.federated ? charts : { train, federated };
+}
+
 function JobDetail({ jobId }: { jobId: number }) {
-  const [series, setSeries] = useState<TrainingSeries>(EMPTY_SERIES);
+  const [charts, setCharts] = useState<Charts>(EMPTY_CHARTS);
   const { job, setJob, events, connection } = useJobStream(jobId, {
-    onEvent: (ev) => setSeries((s) => addTrainingEvents(s, [ev])),
+    onEvent: (ev) => setCharts((s) => addEvents(s, [ev])),
   });
   const [error, setError] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const isTrain = job?.kind === 'train';
-  const needsResult = isTrain && job.status === 'succeeded' && typeof job.result?.model_id !== 'number';
+  const isFederated = job?.kind === 'federated';
+  const charted = job ? CHARTED.has(job.kind) : false;
+  // A cancelled federated run keeps its model: its result is worth one GET too.
+  const finishedWithModel = job?.status === 'succeeded' || (isFederated && job?.status === 'cancelled');
+  const needsResult = charted && finishedWithModel && typeof job?.result?.model_id !== 'number';
 
   // The websocket replays only the latest events: a training job's charts load the whole
   // history once (oldest first, pages of 1000); live events keep coming over the socket.
   useEffect(() => {
-    if (!isTrain) return;
+    if (!charted) return;
     let live = true;
     (async () => {
       let after = 0;
       for (let page = 0; page < MAX_HISTORY_PAGES && live; page++) {
         const batch = await listJobEvents(jobId, after);
         if (!live || !Array.isArray(batch) || batch.length === 0) return;
-        setSeries((s) => addTrainingEvents(s, batch));
+        setCharts((s) => addEvents(s, batch));
         if (batch.length < JOB_EVENTS_PAGE) return;
         after = batch[batch.length - 1].id;
       }
@@ -52,7 +75,7 @@ function JobDetail({ jobId }: { jobId: number }) {
     return () => {
       live = false;
     };
-  }, [jobId, isTrain]);
+  }, [jobId, charted]);
 
   // The final status event carries no result: one GET for it (the model id).
   useEffect(() => {
@@ -138,7 +161,8 @@ function JobDetail({ jobId }: { jobId: number }) {
               <dd>{formatTime(job.finished_at)}</dd>
             </dl>
           </section>
-          {isTrain && <TrainingPanel job={job} series={series} />}
+          {isTrain && <TrainingPanel job={job} series={charts.train} />}
+          {isFederated && <FederatedPanel job={job} series={charts.federated} />}
           <section className="card">
             <h2>Events</h2>
             <EventLog events={events} />

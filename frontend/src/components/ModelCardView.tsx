@@ -8,6 +8,7 @@ const SECTIONS: [key: string, title: string][] = [
   ['dp', 'Differential privacy'],
   ['model', 'Model'],
   ['data', 'Training data'],
+  ['federation', 'Federation'],
   ['training', 'Training'],
   ['verification', 'Verification'],
   ['membership_inference', 'Membership-inference audit'],
@@ -17,9 +18,12 @@ const LISTS = new Set(['caveats', 'warnings']);
 /** Keys shown first, in this order (the JSON's own order is lost in Postgres); the rest follow. */
 const ORDER: Record<string, string[]> = {
   dp: ['epsilon', 'delta', 'accountant', 'noise_multiplier', 'l2_norm_clip', 'target_epsilon', 'expected_batch_size',
-    'sample_rate', 'steps', 'sampling', 'unit'],
+    'sample_rate', 'steps', 'sampling', 'unit', 'level', 'client_epsilon', 'max_client_epsilon', 'per_client_epsilon',
+    'update_clip', 'clipping', 'released_rounds', 'neighbouring'],
   model: ['backbone', 'embedding_size', 'input', 'parameters', 'training_head', 'file'],
   data: ['name', 'images', 'identities', 'train_images', 'holdout_images', 'format'],
+  federation: ['mode', 'clients', 'clients_per_round', 'min_clients', 'partition', 'alpha', 'rounds_completed',
+    'rounds_planned', 'local_epochs', 'head_policy', 'aggregation', 'secure_aggregation'],
   training: ['epochs_completed', 'steps', 'stopped', 'final_loss', 'train_accuracy', 'holdout_accuracy', 'devices',
     'mixed_precision'],
   verification: ['accuracy', 'accuracy_std', 'threshold', 'tar', 'tar_std', 'far', 'far_target', 'pairs', 'folds', 'bin'],
@@ -57,6 +61,17 @@ const LABELS: Record<string, string> = {
   nonmembers: 'Non-members',
   non_members: 'Non-members',
   final_loss: 'Final loss',
+  level: 'DP level',
+  client_epsilon: 'Client-level ε',
+  max_client_epsilon: 'Largest client ε',
+  per_client_epsilon: 'Per-client ε',
+  update_clip: 'Update clip (L2)',
+  clients_per_round: 'Clients per round',
+  min_clients: 'Fewest replies per round',
+  alpha: 'Dirichlet α',
+  rounds_planned: 'Rounds planned',
+  secure_aggregation: 'Secure aggregation',
+  head_policy: 'Head policy',
 };
 
 export function labelOf(key: string): string {
@@ -124,6 +139,9 @@ function sectionBody(key: string, value: unknown): ReactNode {
     const { enabled: _enabled, ...rest } = dp;
     return <Details data={rest} section="dp" />;
   }
+  if (key === 'federation' && value && typeof value === 'object' && !Array.isArray(value)) {
+    return <FederationSection data={value as Record<string, unknown>} />;
+  }
   if (value === null || value === undefined) {
     if (key === 'verification') return <p className="muted">Not evaluated: the dataset has no verification pairs (.bin).</p>;
     if (key === 'membership_inference') return <p className="muted">No membership-inference audit was run.</p>;
@@ -131,6 +149,66 @@ function sectionBody(key: string, value: unknown): ReactNode {
   }
   if (typeof value === 'object' && !Array.isArray(value)) return <Details data={value as Record<string, unknown>} section={key} />;
   return <p>{formatValue(key, value)}</p>;
+}
+
+const CLIENT_COLUMNS: [key: string, title: string][] = [
+  ['partition', 'Client'],
+  ['images', 'Images'],
+  ['examples', 'Training images'],
+  ['identities', 'Identities'],
+  ['rounds', 'Rounds'],
+  ['epsilon', 'ε'],
+];
+
+/** The federation section: the settings, the head policy with its explanation, one row per client. */
+function FederationSection({ data }: { data: Record<string, unknown> }) {
+  const { per_client: perClient, head_policy_explained: explained, ...rest } = data;
+  const clients = Array.isArray(perClient)
+    ? perClient.filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === 'object' && !Array.isArray(c))
+    : [];
+  const columns = CLIENT_COLUMNS.filter(([k]) => clients.some((c) => c[k] !== undefined && c[k] !== null));
+  const entries = ordered('federation', rest).filter(([, v]) => v !== null && v !== undefined);
+  return (
+    <>
+      <dl className="details details-wide">
+        {entries.map(([k, v]) => (
+          <Entry key={k} label={labelOf(k)}>
+            {formatValue(k, v)}
+            {k === 'head_policy' && typeof explained === 'string' && (
+              <span className="muted" data-testid="head-policy-explained">
+                {' '}
+                ({explained})
+              </span>
+            )}
+          </Entry>
+        ))}
+      </dl>
+      {clients.length > 0 && (
+        <table className="table" aria-label="Clients" data-testid="card-clients">
+          <thead>
+            <tr>
+              {columns.map(([k, title]) => (
+                <th key={k} className={k === 'partition' ? undefined : `num${k === 'epsilon' ? ' greek' : ''}`}>
+                  {title}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {clients.map((c, i) => (
+              <tr key={String(c.partition ?? i)} data-testid={`card-client-${String(c.partition ?? i)}`}>
+                {columns.map(([k]) => (
+                  <td key={k} className={k === 'partition' ? undefined : 'num'}>
+                    {k === 'partition' ? `client ${String(c.partition)}` : formatValue(k, c[k])}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
 }
 
 function slug(key: string) {

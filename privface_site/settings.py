@@ -189,12 +189,13 @@ COMPUTE_LIGHT_PROCESSES = env_int("COMPUTE_LIGHT_PROCESSES", 1, minimum=1)  # qu
 PRIVACY_TIMEOUT_SECONDS = env_int("PRIVACY_TIMEOUT_SECONDS", 10, minimum=1)
 COMPUTE_WARM = env_bool("COMPUTE_WARM", True)  # each web process starts its light compute process at start-up
 
-# The dashboard only loads its own scripts and styles; images may be blob: (photo previews).
+# The dashboard only loads its own scripts and styles; images may be blob: (photo previews);
+# 'wasm-unsafe-eval' lets the uploader compile its WebAssembly SHA-256 (not JS eval).
 CONTENT_SECURITY_POLICY = env_str(
     "CONTENT_SECURITY_POLICY",
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'",
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 
 CHANNEL_LAYERS = {

@@ -16,6 +16,7 @@ api = [
     path("", include("jobs.urls")),
     path("", include("datasets.urls")),
     path("", include("training.urls")),
+    path("", include("federation.urls")),
     path("", include("inference.urls")),
 ]
 

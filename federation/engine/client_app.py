@@ -15,6 +15,7 @@ node's disk (``state-dir``), never in a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -59,7 +60,7 @@ class _Client:
         if "data-path" in node:
             self.key = f"node-{context.node_id}"
             self.partition = str(node.get("name", self.key))
-            self.state_dir = Path(str(node.get("state-dir") or Path(str(node["data-path"])) / ".privface-state"))
+            self.state_dir = Path(str(node.get("state-dir") or _default_state_dir(str(node["data-path"]))))
             self.data = run_plan.local_data(str(node["data-path"]), settings)
         else:
             pid = int(node["partition-id"])
@@ -102,6 +103,12 @@ class _Client:
         payload["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         np.savez(tmp, **payload)
         os.replace(tmp, self.state_dir / "state.npz")
+
+
+def _default_state_dir(data_path: str) -> Path:
+    """Beside the user's home, never inside the data folder (it would look like an identity)."""
+    digest = hashlib.sha256(os.path.realpath(data_path).encode()).hexdigest()[:16]
+    return Path.home() / ".privface" / "supernode-state" / digest
 
 
 def _settings(msg: Message) -> dict[str, Any]:

@@ -82,23 +82,25 @@ def _check_resumable(config: FederatedConfig, previous: dict[str, Any]) -> None:
             raise ConfigError(name, f"differs from the checkpoint's ({previous.get(name)!r}): cannot resume")
 
 
-def command(config: FederatedConfig, run_dir: Path) -> list[str]:
-    if not config.superlink:
-        return [sys.executable, "-m", "federation.engine.simulate", str(run_dir)]
-    from .deployment import flwr_run_command
-
-    return flwr_run_command(config, run_dir)
-
-
 def run(config: FederatedConfig, on_event: Callable[[dict[str, Any]], None],
         should_cancel: Callable[[], bool] | None = None, poll_seconds: float = 0.5) -> dict[str, Any]:
     """Run to the end and return ``result.json``; a failed run raises ``UserError`` with its reason."""
     run_dir = prepare(config)
+    if config.superlink:
+        from .deployment import follow
+
+        follow(config, run_dir, on_event, should_cancel, poll_seconds)
+        return read_result(run_dir, None)
+    returncode = _simulate(run_dir, on_event, should_cancel, poll_seconds)
+    return read_result(run_dir, returncode)
+
+
+def _simulate(run_dir: Path, on_event, should_cancel, poll_seconds: float) -> int | None:
     tail = EventTail(run_dir)
-    log_path = run_dir / LOG_FILE
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(command(config, run_dir), cwd=ROOT, env=child_env(), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    with (run_dir / LOG_FILE).open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "federation.engine.simulate", str(run_dir)], cwd=ROOT,
+                                env=child_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     cancelled_at: float | None = None
     try:
         while True:
@@ -112,16 +114,11 @@ def run(config: FederatedConfig, on_event: Callable[[dict[str, Any]], None],
             if proc.poll() is not None:
                 for event in tail.read():
                     on_event(event)
-                break
+                return proc.returncode
             time.sleep(poll_seconds)
     except BaseException:
         _stop(proc)
         raise
-    if config.superlink:
-        from .deployment import wait_for_result
-
-        wait_for_result(config, run_dir, proc.returncode, tail, on_event)
-    return read_result(run_dir, proc.returncode)
 
 
 def read_result(run_dir: Path, returncode: int | None) -> dict[str, Any]:

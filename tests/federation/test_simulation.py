@@ -14,7 +14,7 @@ from federation.engine.plan import num_train_per_client
 from federation.engine.runner import ROOT, run
 from tests.federation.conftest import small_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # whole runs: a minute or more each
 
 
 @pytest.fixture(scope="module")

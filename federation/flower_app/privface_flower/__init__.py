@@ -1,0 +1,1 @@
+"""PrivFace's Flower app: the components live in ``federation.engine``."""

@@ -9,8 +9,9 @@ port, against a fresh PostgreSQL database on 127.0.0.1:5432 when one answers (el
 and its own Redis database, with a staff user made by `run.py createuser`. Light mix:
 job list, dataset list, model list, a job page and its events, an RDP privacy estimate,
 a 256 KiB upload chunk. Slow: `--slow` clients each sending PLD privacy estimates
-(1,000,000 examples, batch 1, 3 epochs: 3 M steps) back to back. Encrypted searches are
-not in the mix (they need a gallery enrolled on a worker; bench/he_search.py measures them).
+(1,000,000 examples, batch 1, 3 epochs: 3 M steps) back to back. Searches: `--search`
+clients doing browser searches (a photo, encrypted 1:N search on the worker) against a
+gallery of 7 people enrolled from shared/fixtures/faces; reported apart from the light mix.
 
 Goal: p99 of light requests <= 250 ms while slow requests run, zero errors.
 """
@@ -41,6 +42,7 @@ SLOW = {"num_examples": 1_000_000, "batch_size": 1, "epochs": 3, "accountant": "
 LIGHT_PRIVACY = {"num_examples": 60000, "batch_size": 256, "epochs": 15, "noise_multiplier": 1.1, "delta": 1e-5}
 CHUNK = os.urandom(256 << 10)
 GOAL_P99_MS = 250
+FACES = Path(os.environ.get("PRIVFACE_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "faces"
 
 
 def free_port() -> int:
@@ -135,6 +137,50 @@ def setup(url: str, token: str, clients: int) -> dict:
     return {"dataset": dataset["id"], "jobs": [j["id"] for j in jobs], "files": files}
 
 
+def make_gallery(url: str, token: str) -> int | None:
+    """A gallery of the first 3 photos of person_00..06 (labels.csv), enrolled on the worker."""
+    import csv
+
+    if not (FACES / "labels.csv").exists():
+        return None
+    s = session(token)
+    with open(FACES / "labels.csv", newline="") as fh:
+        rows = [(r["file"], r["identity"]) for r in csv.DictReader(fh)]
+    chosen: dict[str, list[str]] = {}
+    for name, person in rows:
+        if person < "person_07" and len(chosen.setdefault(person, [])) < 3:
+            chosen[person].append(name)
+    photos = [(name, person) for person in sorted(chosen) for name in chosen[person]]
+    gallery = s.post(f"{url}/api/galleries/", json={"name": f"bench-{uuid.uuid4().hex[:6]}", "source": "images"})
+    gallery.raise_for_status()
+    gallery_id = gallery.json()["gallery"]["id"]
+    files = [("files", (name, (FACES / name).read_bytes(), "image/jpeg")) for name, _ in photos]
+    s.post(f"{url}/api/galleries/{gallery_id}/images/", files=files,
+           data={"labels": [person for _, person in photos]}).raise_for_status()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = s.get(f"{url}/api/galleries/{gallery_id}/").json()["status"]
+        if status == "ready":
+            return gallery_id
+        if status == "failed":
+            raise RuntimeError("the bench gallery failed to enroll")
+        time.sleep(1)
+    raise RuntimeError("the bench gallery did not enroll within 300 s")
+
+
+def search_client(url: str, token: str, gallery_id: int, stop: threading.Event, out: list) -> None:
+    s = session(token)
+    probe = (FACES / "img43.jpg").read_bytes()
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            status = s.post(f"{url}/api/galleries/{gallery_id}/search/",
+                            files={"image": ("p.jpg", probe, "image/jpeg")}, timeout=120).status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        out.append((time.perf_counter() - started, status))
+
+
 def light_client(url: str, token: str, fixture: dict, index: int, stop: threading.Event, out: list) -> None:
     s = session(token)
     job = fixture["jobs"][index % len(fixture["jobs"])]
@@ -198,13 +244,18 @@ def warm_up(url: str, token: str, fixture: dict, clients: int) -> None:
         thread.join(60)
 
 
-def run(url: str, token: str, clients: int, slow: int, duration: float) -> dict:
+def run(url: str, token: str, clients: int, slow: int, duration: float, searches: int = 0,
+        gallery_id: int | None = None) -> dict:
     fixture = setup(url, token, clients)
     warm_up(url, token, fixture, clients)
     stop = threading.Event()
     light: list = []
     heavy: list = []
+    found: list = []
     slow_threads = [threading.Thread(target=slow_client, args=(url, token, stop, heavy)) for _ in range(slow)]
+    if gallery_id is not None:
+        slow_threads += [threading.Thread(target=search_client, args=(url, token, gallery_id, stop, found))
+                         for _ in range(searches)]
     for thread in slow_threads:
         thread.start()
     time.sleep(1.0 if slow else 0)  # the slow requests are computing before the clock starts
@@ -237,6 +288,10 @@ def run(url: str, token: str, clients: int, slow: int, duration: float) -> dict:
         "errors": len(errors), "error_samples": errors[:10], "by_kind": by_kind,
         "slow": {"count": len(heavy), "statuses": sorted({str(st) for _, st in heavy}),
                  "p50_s": round(statistics.median([x for x, _ in heavy]), 2) if heavy else None},
+        "search": {"clients": searches if gallery_id is not None else 0, "count": len(found),
+                   "statuses": sorted({str(st) for _, st in found}),
+                   "p50_ms": round(statistics.median([x for x, _ in found]) * 1000, 1) if found else None,
+                   "p99_ms": round(percentile([x for x, _ in found], 99) * 1000, 1) if found else None},
         "goal_met": bool(ok) and not errors and percentile(ok, 99) * 1000 <= GOAL_P99_MS,
     }
 
@@ -246,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--slow", type=int, default=2, help="clients sending slow PLD estimates (default 2)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (default 20)")
+    parser.add_argument("--search", type=int, default=2, help="clients doing browser searches (default 2; 0: none)")
     parser.add_argument("--web-processes", type=int, default=None, help="default: run.py webapp's")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -254,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(args.web_processes, args.redis_url)
     try:
         token = stack.start()
-        results = [run(stack.url, token, k, args.slow, args.duration) for k in args.clients]
+        gallery_id = make_gallery(stack.url, token) if args.search else None
+        results = [run(stack.url, token, k, args.slow, args.duration, args.search, gallery_id) for k in args.clients]
     finally:
         stack.stop()
     report = {
@@ -270,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"K={r['clients']:>3} (+{r['slow_clients']} slow): light p50 {r['light']['p50_ms']} ms, "
                   f"p99 {r['light']['p99_ms']} ms, max {r['light']['max_ms']} ms, {r['light']['per_s']}/s, "
-                  f"errors {r['errors']}, slow {r['slow']['count']} x ~{r['slow']['p50_s']} s"
+                  f"errors {r['errors']}, slow {r['slow']['count']} x ~{r['slow']['p50_s']} s, "
+                  f"searches {r['search']['count']} p50 {r['search']['p50_ms']} ms {r['search']['statuses']}"
                   f" {'(goal met)' if r['goal_met'] else '(goal NOT met)'}")
     return 0
 

@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("federated/", views.start_federated, name="federated-start"),
     path("federated/privacy/", views.federated_privacy, name="federated-privacy"),
+    path("federated/supernodes/", views.supernodes, name="federated-supernodes"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -58,3 +60,25 @@ def federated_privacy(request: Request) -> Response:
     except ValueError as err:
         return Response({"target_epsilon" if config.noise is None else "noise_multiplier": [str(err)]}, status=400)
     return Response({**answer, "client_sizes": sizes})
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def supernodes(request: Request) -> Response:
+    """The SuperNodes connected to the configured SuperLink (deployment mode), cached for 10 s."""
+    from django.core.cache import cache
+
+    from federation.engine.deployment import connected_nodes
+    from privface_site.errors import UserError
+
+    if not settings.FLOWER_SUPERLINK:
+        return Response({"superlink": None, "nodes": []})
+    answer = cache.get("federation:supernodes")
+    if answer is None:
+        try:
+            nodes, error = connected_nodes(settings.FLOWER_SUPERLINK, Path(settings.DATA_ROOT) / "federated"), None
+        except UserError as err:
+            nodes, error = [], str(err)
+        answer = {"superlink": settings.FLOWER_SUPERLINK, "nodes": nodes, "error": error}
+        cache.set("federation:supernodes", answer, 10)
+    return Response(answer)

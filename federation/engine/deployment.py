@@ -123,4 +123,5 @@ def connected_nodes(superlink: str, home: Path) -> list[dict[str, Any]]:
     """The SuperNodes the SuperLink knows (for the dashboard in deployment mode)."""
     config = FederatedConfig(superlink=superlink)
     answer = _flwr(["supernode", "list", CONNECTION], flwr_home(config, home), 20.0)
-    return list(answer.get("nodes") or answer.get("supernodes") or [])
+    return [{"node_id": str(n.get("node-id")), "status": n.get("status"), "online_at": n.get("online-at"),
+             "owner": n.get("owner-name")} for n in answer.get("nodes") or []]

@@ -97,6 +97,14 @@ def test_a_two_round_job_runs_through_real_supernodes(federation, webface_tiny, 
     assert (root / "state0" / "state.npz").is_file()  # the private head stayed on the node
 
 
+def test_it_lists_the_connected_supernodes(federation, tmp_path, monkeypatch):
+    from federation.engine.deployment import connected_nodes
+
+    monkeypatch.setenv("PATH", flower_env()["PATH"])
+    nodes = connected_nodes(federation[0], tmp_path)
+    assert len(nodes) == 3 and all(n["status"] == "online" for n in nodes)
+
+
 def test_an_unreachable_superlink_is_a_one_line_error(webface_tiny, tmp_path):
     from privface_site.errors import UserError
 

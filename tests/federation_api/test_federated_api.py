@@ -81,3 +81,8 @@ def test_it_estimates_sample_level_epsilon_for_the_smallest_client(alice_client,
     assert sorted(answer["client_sizes"]) == [21, 21, 28]  # 3, 3 and 4 identities, one of 8 images held out each
     assert answer["epsilon"] <= 20
     assert answer["epsilon"] == pytest.approx(sample_level_epsilon(21, 8, 1, 4, answer["noise_multiplier"], 1e-5))
+
+
+def test_supernodes_without_a_superlink_is_an_empty_list(alice_client, settings):
+    settings.FLOWER_SUPERLINK = ""
+    assert alice_client.get("/api/federated/supernodes/").json() == {"superlink": None, "nodes": []}

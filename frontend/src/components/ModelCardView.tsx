@@ -17,8 +17,8 @@ const LISTS = new Set(['caveats', 'warnings']);
 
 /** Keys shown first, in this order (the JSON's own order is lost in Postgres); the rest follow. */
 const ORDER: Record<string, string[]> = {
-  dp: ['epsilon', 'delta', 'accountant', 'noise_multiplier', 'l2_norm_clip', 'target_epsilon', 'expected_batch_size',
-    'sample_rate', 'steps', 'sampling', 'unit', 'level', 'client_epsilon', 'max_client_epsilon', 'per_client_epsilon',
+  dp: ['epsilon', 'delta', 'accountant', 'level', 'unit', 'noise_multiplier', 'l2_norm_clip', 'target_epsilon',
+    'expected_batch_size', 'sample_rate', 'steps', 'sampling', 'client_epsilon', 'max_client_epsilon', 'per_client_epsilon',
     'update_clip', 'clipping', 'released_rounds', 'neighbouring'],
   model: ['backbone', 'embedding_size', 'input', 'parameters', 'training_head', 'file'],
   data: ['name', 'images', 'identities', 'train_images', 'holdout_images', 'format'],

@@ -307,7 +307,7 @@ export function FederatedPage() {
               />
             </>
           )}
-          <label className="checkbox">
+          <label className="checkbox secagg">
             <input
               type="checkbox"
               id={fieldId('secagg')}

@@ -195,7 +195,8 @@ describe('JobPage', () => {
     act(() => {
       ws.send({
         type: 'event',
-        event: round(23, 2, [row(0, { rounds: 2, loss: 1.25 }), row(2, { rounds: 2 }), { partition: 1, status: 'failed', reason: 'out of memory' }],
+        // The engine sends partitions as strings ("0"), a failed client's too.
+        event: round(23, 2, [row('0', { rounds: 2, loss: 1.25 }), row('2', { rounds: 2 }), { partition: '1', status: 'failed', reason: 'out of memory' }],
           { replied: 2, failed: 1 }),
       });
     });
@@ -203,6 +204,7 @@ describe('JobPage', () => {
     expect(screen.getByTestId('chart-epsilon-epsilon').querySelector('polyline')).not.toBeNull();
     expect(table).toHaveAttribute('data-round', '2');
     expect(within(screen.getByTestId('client-row-0')).getByTestId('client-loss')).toHaveTextContent('1.250');
+    expect(within(screen.getByTestId('client-row-0')).getAllByRole('cell')[0]).toHaveTextContent('client 0');
     expect(screen.getByTestId('client-row-1')).toHaveTextContent('failed out of memory');
     expect(within(panel).getByText('2 of 3 clients replied, 1 failed')).toBeInTheDocument();
 

@@ -21,8 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # whole runs: a minut
 def plain_run(webface_tiny, tmp_path_factory):
     """3 rounds without DP; client 1 raises in round 2."""
     out = tmp_path_factory.mktemp("plain") / "run"
+    # 112 px, the ArcFace crop size, so that the export can enroll and search real photos.
     config = small_config(webface_tiny, out, num_rounds=3, eval_bin=str(webface_tiny / "lfw_tiny.bin"),
-                          extra={"inject_failure": {"client": 1, "round": 2}})
+                          image_size=112, extra={"inject_failure": {"client": 1, "round": 2}})
     events: list[dict] = []
     result = run(config, events.append)
     return config, result, events
@@ -58,7 +59,7 @@ def test_the_export_loads_as_a_trained_model_and_embeds(plain_run):
 
     config, result, _ = plain_run
     model = load_backbone(f"{result['export_dir']}/backbone.keras")
-    out = model.predict(np.zeros((2, 56, 56, 3), np.float32), verbose=0)
+    out = model.predict(np.zeros((2, 112, 112, 3), np.float32), verbose=0)
     assert out.shape == (2, 64)
     with open(f"{result['export_dir']}/model_card.json") as f:
         card = json.load(f)
@@ -94,3 +95,25 @@ def test_dp_run_cancels_after_a_round_and_resumes_from_the_cli(webface_tiny, tmp
     sizes = num_train_per_client(json.loads((out / "plan.json").read_text()), config.holdout_fraction)
     expected = max(privacy.sample_level_epsilon(n, 8, 1, 3, 1.0, 1e-5) for n in sizes)
     assert final["epsilon"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_federated_model_enrolls_and_searches_in_the_cli(plain_run, tmp_path):
+    import csv
+
+    from tests.inference_api.conftest import run_cli
+    from tests.inference_api.helpers import FACES, PROBE, enrollment_photos
+    from tests.inference_api.test_cli_trained_model import last_json
+
+    backbone = f"{plain_run[1]['export_dir']}/backbone.keras"
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "identity"])
+        writer.writerows(enrollment_photos(["person_00", "person_01", "person_02"], 3))
+    summary = last_json(run_cli("enroll", "--gallery", "fed", "--images_dir", str(FACES), "--labels", str(labels),
+                                "--model", backbone, "--quiet", "--json", var_dir=tmp_path))
+    assert summary["embedder"]["dim"] == 64 and summary["embedder"]["privacy"]["private"] is False
+    assert summary["identities"] == 3
+    result = last_json(run_cli("inference", "--gallery", "fed", "--query_image", str(FACES / PROBE[0]),
+                               "--threshold", "-1", "--top_k", "3", "--json", var_dir=tmp_path))
+    assert {m["identity"] for m in result["matches"]} == {"person_00", "person_01", "person_02"}

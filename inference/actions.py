@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
@@ -154,7 +155,7 @@ def with_override(calibration: dict, override: float | None, rates: dict | None)
 
 
 def set_threshold(gallery: Gallery, *, threshold: float | None, fpir_target: float | None,
-                  recalibrate=None) -> Gallery:
+                  recalibrate: Callable[[float, float | None], tuple[dict, dict | None]] | None = None) -> Gallery:
     """The owner's threshold (None: back to the calibrated one) and/or a new FPIR target.
 
     ``recalibrate(fpir_target, threshold)`` returns (calibration dict, rates at the owner's

@@ -64,7 +64,7 @@ def trained_metadata(model) -> dict:
 
 def check_model(gallery: Gallery) -> None:
     """Refuse (409) a gallery whose trained model was deleted or whose file changed since it was made."""
-    from inference.engine.embedders import ModelChanged, file_digest
+    from inference.engine.embedders import ModelChanged
 
     if not gallery.model_digest:
         return
@@ -74,7 +74,7 @@ def check_model(gallery: Gallery) -> None:
     path = model_file(gallery.model)
     what = f"gallery {gallery.name!r} was enrolled with model {gallery.model.name!r}"
     try:
-        digest = _digest_cache(str(path), *_stat(path), file_digest)
+        digest = _digest_of(str(path), *_stat(path))
     except OSError:
         raise ModelChanged(f"{what}, whose file is gone; make a new gallery") from None
     if digest != gallery.model_digest:
@@ -88,8 +88,11 @@ def _stat(path: Path) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _digest_cache(path: str, size: int, mtime_ns: int, digest) -> str:
-    return digest(path)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a model file, re-hashed only when its size or mtime changes."""
+    from inference.engine.embedders import file_digest
+
+    return file_digest(path)
 
 
 def embedder_for(gallery: Gallery):

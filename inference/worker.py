@@ -118,7 +118,7 @@ def embed_probe(*, gallery_id: int, digest: str, crop_key: str, reply_key: str) 
 
 
 def _is_cached(gallery) -> bool:
-    from inference.engine import embedders
+    from inference.engine.embedders import keras_embedder_loaded
     from inference.enrollment import model_file
 
-    return (str(model_file(gallery.model)), gallery.model_digest) in embedders._loaded if gallery.model else False
+    return gallery.model is not None and keras_embedder_loaded(model_file(gallery.model), gallery.model_digest)

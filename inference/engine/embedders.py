@@ -267,6 +267,11 @@ class KerasEmbedder(Embedder):
 _loaded: dict[tuple[str, str], KerasEmbedder] = {}
 
 
+def keras_embedder_loaded(path: str | Path, digest: str) -> bool:
+    """Whether this process already holds the model of (path, digest)."""
+    return (str(Path(path)), digest) in _loaded
+
+
 def cached_keras_embedder(path: str | Path, digest: str) -> KerasEmbedder:
     """The process-wide embedder of one model file, loaded once per (path, digest).
 

@@ -1,6 +1,7 @@
 """End-to-end search latency: photo in -> result out through the web API (Daphne) with a
-real Celery worker, at several gallery sizes, for the reference embedder and (with
---model) a trained backbone, split into stages.
+real Celery worker (``--concurrency`` processes, 2 as ``run.py webapp``), at several
+gallery sizes, for the reference embedder and (with --model) a trained backbone, split
+into stages.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/privface_bench REDIS_URL=redis://127.0.0.1:6379/13 \\
         nice .venv/bin/python bench/search_latency.py --sizes 1000 10000 100000 \\
@@ -102,6 +103,24 @@ def make_gallery(owner, name: str, size: int, base, thumbs, model=None, digest: 
     return gallery
 
 
+def start_worker(concurrency: int):
+    """A Celery worker on both queues with ``concurrency`` prefork processes (``run.py webapp``
+    starts 2), logging under var/test-logs like tests/live.Worker."""
+    import subprocess
+
+    from privface_site.celery import app
+    from tests.live import Worker, wait_for
+
+    worker = Worker()
+    worker.proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "privface_site.celery", "worker", "-Q", "cpu,gpu",
+         "--concurrency", str(concurrency), "--pool", "prefork", "-n", worker.name, "--loglevel", "INFO",
+         "--without-mingle", "--without-gossip"],
+        cwd=REPO, env=worker.env, stdout=worker.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: bool(app.control.ping(destination=[worker.name], timeout=0.5)), 120, f"worker {worker.name}")
+    return worker
+
+
 def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     out = []
@@ -150,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--model", help="a trained backbone.keras (its model_card.json beside it)")
     parser.add_argument("--repeats", type=int, default=5, help="warm searches per gallery (default 5)")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="worker processes (default 2, as run.py webapp; tests use 1)")
     parser.add_argument("--skip_reference", action="store_true", help="only the trained model")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -171,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from accounts.actions import create_user
     from inference.engine.embedders import KerasEmbedder, reference_l2_embedder
     from inference.models import Gallery
-    from tests.live import Server, Worker
+    from tests.live import Server
     from training.models import TrainedModel
 
     user, token = create_user(f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(16))
@@ -185,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(Path(args.model).parent, model.export_dir)
         embedders.append(("trained", keras_embedder, model))
     photo = (FACES / PROBE[0]).read_bytes()
-    worker, server = Worker().start(timeout=120), Server().start()
+    worker, server = start_worker(args.concurrency), Server().start()
     results = []
     try:
         for kind, embedder, model in embedders:
@@ -211,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         worker.stop()
-    summary = {"sizes": args.sizes, "repeats": args.repeats, "cpus": os.cpu_count(),
+    summary = {"sizes": args.sizes, "repeats": args.repeats, "concurrency": args.concurrency, "cpus": os.cpu_count(),
                "load_average": [round(x, 2) for x in os.getloadavg()], "results": results}
     print(json.dumps(summary))
     return 0

@@ -59,14 +59,15 @@ class PeakRss(threading.Thread):
         self.peak_mb, self.stop = 0.0, threading.Event()
 
     def run(self) -> None:
-        import psutil
-
         while not self.stop.is_set():
-            for proc in psutil.process_iter(["cmdline", "memory_info"]):
+            for proc in Path("/proc").glob("[0-9]*"):
                 try:
-                    if "ClientAppActor" in " ".join(proc.info["cmdline"] or []):
-                        self.peak_mb = max(self.peak_mb, proc.info["memory_info"].rss / 2**20)
-                except (psutil.Error, TypeError):
+                    if b"ClientAppActor" not in (proc / "cmdline").read_bytes():
+                        continue
+                    for line in (proc / "status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+                except OSError:
                     pass
             self.stop.wait(0.5)
 

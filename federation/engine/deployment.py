@@ -92,6 +92,9 @@ def follow(config: FederatedConfig, run_dir: Path, on_event: Callable[[dict[str,
     """Relay events until the ServerApp writes its result; notice a run the SuperLink ended."""
     from .events import request_cancel
 
+    previous = Path(run_dir) / "flower-run-id"
+    if previous.is_file():  # a retried job: the run its dead worker submitted must not go on beside this one
+        stop(config, run_dir, previous.read_text().strip())
     run_id = submit(config, run_dir)
     tail = EventTail(run_dir, from_start=False)
     last_status, cancelled = 0.0, False

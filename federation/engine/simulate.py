@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from .events import CONFIG_FILE
@@ -24,9 +27,24 @@ def backend_config(client_cpus: float) -> dict:
     }
 
 
+def _die_with_parent() -> None:
+    """The run's processes (this one, Ray's daemons and workers: one process group) end when
+    whoever started it does: a retried job must not meet a run left over from a dead worker."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(run_dir: str) -> int:
     from flwr.simulation import run_simulation
 
+    if os.getpgrp() == os.getpid():  # only when started as a group of its own (runner.py does)
+        _die_with_parent()
     from .client_app import app as client_app
     from .server_app import make_server_app
 

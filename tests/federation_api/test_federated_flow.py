@@ -50,3 +50,32 @@ def test_a_federated_run_streams_rounds_and_registers_the_model(server, worker, 
     assert card["federation"]["clients"] == 3 and card["data"]["path"] == f"dataset {dataset_id}"
     ledger = alice_client.get(f"/api/datasets/{dataset_id}/privacy-ledger/").json()
     assert ledger["total"]["epsilon"] == pytest.approx(model["epsilon"])
+
+
+@pytest.mark.timeout(900)
+def test_a_job_whose_worker_dies_resumes_from_its_last_round(worker, alice):
+    import os
+    import signal
+
+    from datasets.models import Dataset
+    from federation import actions
+    from jobs.models import Job, JobStatus
+    from tests.conftest import client_for
+    from tests.live import wait_for
+    from tests.platform.test_worker_flow import running
+    from tests.training_api.test_training_flow import ready_dataset as upload_dataset
+
+    dataset = Dataset.objects.get(pk=upload_dataset(client_for(alice)))
+    config = {**TINY, "num_rounds": 3, "dp_level": "none", "noise_multiplier": None}
+    config = {k: v for k, v in config.items() if v is not None}
+    job = actions.start_federated(alice, dataset, config, name="resumed")
+    wait_for(lambda: running(job.pk) and job.events.filter(kind="metric").exists(), 400, "round 1 reported")
+    for pid in worker.children():  # the pool process running the job; the simulation dies with it
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, 600, "the retried job to end")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.attempts == 2
+    rounds = [e.payload["round"] for e in job.events.filter(kind="metric").order_by("id")]
+    assert sorted(set(rounds)) == [1, 2, 3] and rounds.count(1) == 1  # round 1 was not trained again
+    assert job.result["rounds_completed"] == 3

@@ -140,14 +140,24 @@ def _embed_on_worker(gallery: Gallery, face) -> tuple[np.ndarray, dict]:
     return probe, {"worker_embed_seconds": header.get("seconds"), "worker_model_cached": header.get("cached")}
 
 
+def _compute(fn, *args):
+    """``fn(*args)`` in a compute process of the ``search`` lane, within SEARCH_COMPUTE_TIMEOUT_SECONDS
+    (the first call also starts the process and loads the face models)."""
+    from privface_site import compute
+
+    limit = settings.SEARCH_COMPUTE_TIMEOUT_SECONDS
+    try:
+        return compute.run(fn, *args, timeout=limit, lane="search")
+    except compute.ComputeTimeout:
+        raise SearchFailed(f"preparing the search took more than {limit} s; try again") from None
+
+
 def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: float | None,
                  thumbnail_url: Callable[[str, int], str], aligned: bool = False) -> dict:
     """The browser flow; raises UserError 4xx/5xx for bad input, no worker, a busy gallery,
     or (409) a gallery whose trained model was deleted or changed."""
-    from inference.engine.embedders import reference_by_name
-    from inference.engine.faces import align_face_bytes
+    from inference.engine import browser_probe
     from inference.engine.gallery import to_scores
-    from inference.engine.he_client import HEClient
 
     began = time.perf_counter()
     profile = _check_searchable(gallery)
@@ -155,33 +165,34 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
     if len(data) > settings.SEARCH_MAX_IMAGE_BYTES:
         raise TooLarge(f"the photo is {len(data)} bytes; the limit is {settings.SEARCH_MAX_IMAGE_BYTES}")
     store, version, entries = gallery.store, gallery.version, gallery.templates
-    face = align_face_bytes(data, aligned=aligned)
-    aligned_at = time.perf_counter()
+    # The CPU work (alignment, embedding, keys, encryption, decryption) runs in a compute
+    # process: in this one it held the interpreter lock and stalled every other request.
     embed_timings: dict = {}
-    rule = "cosine"  # trained models score by cosine
     if gallery.model_digest:
+        face = _compute(browser_probe.align, data, aligned)
+        aligned_at = time.perf_counter()
         probe, embed_timings = _embed_on_worker(gallery, face)
+        rule = "cosine"  # trained models score by cosine
+        embedded = time.perf_counter()
+        public, query, private, key_id = _compute(browser_probe.keys_and_query, profile.to_dict(), probe, True)
     else:
-        reference = reference_by_name(gallery.embedder)
-        if reference is None:
-            raise UserError(f"gallery {gallery.name!r} uses embedder {gallery.embedder!r}, which this server lacks")
-        probe, rule = reference.embed(face), reference.score_rule
-    embedded = time.perf_counter()
-
-    client = HEClient(profile)  # fresh key pair: lives in this request only
-    public = client.public_context()
-    query = client.encrypt_query(probe, normalise=rule == "cosine")
+        prepared = _compute(browser_probe.reference_probe, data, aligned, gallery.embedder, profile.to_dict())
+        face, probe, rule = prepared["face"], prepared["probe"], prepared["rule"]
+        public, query = prepared["public"], prepared["query"]
+        private, key_id = prepared["private"], prepared["key_id"]
+        aligned_at = began + prepared["align_seconds"]
+        embedded = aligned_at + prepared["embed_seconds"]
     encrypted = time.perf_counter()
     redis = redisio.client()
-    context_key = redisio.context_key(client.key_id)
+    context_key = redisio.context_key(key_id)
     redis.set(context_key, public, ex=settings.SEARCH_TIMEOUT_SECONDS + 60)
     try:
         ranges, payloads, replies = _dispatch(gallery, store, version, context_key, query, profile)
     finally:
         redis.delete(context_key)
     answered = time.perf_counter()
-    scores = client.decrypt_scores(payloads, entries)
-    del client  # the secret key goes with it
+    scores = _compute(browser_probe.decrypt, private, list(payloads), entries)
+    del private  # the secret key goes with it
     decrypted = time.perf_counter()
 
     embedder = embedder_metadata(gallery)

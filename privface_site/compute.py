@@ -7,8 +7,9 @@ pickled by name) in a process of the lane and returns its result. Past ``timeout
 the process is killed (it would go on computing) and replaced, and ``ComputeTimeout`` is
 raised; a request that finds every process of its lane busy waits for one, within the same
 time limit. Two lanes, so that slow work cannot queue quick work behind it: ``heavy``
-(COMPUTE_PROCESSES processes at a lower CPU priority: PLD accounting) and ``light``
-(COMPUTE_LIGHT_PROCESSES: RDP).
+(COMPUTE_PROCESSES processes at a lower CPU priority: PLD accounting), ``light``
+(COMPUTE_LIGHT_PROCESSES: RDP) and ``search`` (COMPUTE_SEARCH_PROCESSES: the alignment,
+embedding, keys and decryption of browser searches, inference/engine/browser_probe.py).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class _Process:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-LANES = ("heavy", "light")
+LANES = ("heavy", "light", "search")
 HEAVY_NICENESS = 10
 _lock = threading.Lock()
 _idle: dict[str, queue.Queue[_Process]] = {}
@@ -82,7 +83,8 @@ def _pool(lane: str) -> queue.Queue[_Process]:
         raise ValueError(f"lane must be one of {LANES}, got {lane!r}")
     with _lock:
         if lane not in _idle:
-            size = settings.COMPUTE_PROCESSES if lane == "heavy" else settings.COMPUTE_LIGHT_PROCESSES
+            size = {"heavy": settings.COMPUTE_PROCESSES, "light": settings.COMPUTE_LIGHT_PROCESSES,
+                    "search": settings.COMPUTE_SEARCH_PROCESSES}[lane]
             _idle[lane] = queue.Queue()
             for _ in range(size):
                 _idle[lane].put(_Process(niceness=HEAVY_NICENESS if lane == "heavy" else 0))

@@ -186,6 +186,8 @@ WEB_PROCESSES = env_int("WEB_PROCESSES", max(1, min(4, os.cpu_count() or 1)), mi
 # the process that serves requests; a computation past its time limit is stopped (400).
 COMPUTE_PROCESSES = env_int("COMPUTE_PROCESSES", 2, minimum=1)  # slow work (PLD accounting)
 COMPUTE_LIGHT_PROCESSES = env_int("COMPUTE_LIGHT_PROCESSES", 1, minimum=1)  # quick work (RDP), never behind slow
+COMPUTE_SEARCH_PROCESSES = env_int("COMPUTE_SEARCH_PROCESSES", 1, minimum=1)  # browser searches' faces and keys
+SEARCH_COMPUTE_TIMEOUT_SECONDS = env_int("SEARCH_COMPUTE_TIMEOUT_SECONDS", 60, minimum=1)
 PRIVACY_TIMEOUT_SECONDS = env_int("PRIVACY_TIMEOUT_SECONDS", 10, minimum=1)
 COMPUTE_WARM = env_bool("COMPUTE_WARM", True)  # each web process starts its light compute process at start-up
 

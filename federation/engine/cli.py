@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from privface_site.errors import UserError
 from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS
+from training.engine.train_cli import parse_number
 
 from .config import CLIENT_CLIPPING, DP_LEVELS, HEAD_POLICIES, PARTITIONS, FederatedConfig
 
@@ -76,24 +76,11 @@ def add_federated_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="last line of output is the result as JSON")
 
 
-def _number(args: argparse.Namespace, name: str, kind: type) -> Any:
-    raw = getattr(args, name)
-    if raw is None:
-        return None
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise UserError(f"--{name} must be {'a whole number' if kind is int else 'a number'}, got {raw!r}") from None
-    if kind is float and not math.isfinite(value):
-        raise UserError(f"--{name} must be a finite number, got {raw!r}")
-    return value
-
-
 def config_from_args(args: argparse.Namespace) -> FederatedConfig:
     if args.target_epsilon is not None and args.noise_multiplier is not None:
         raise UserError("--target_epsilon and --noise_multiplier exclude each other: give one")
-    values: dict[str, Any] = {name: _number(args, name, int) for name in _INTS}
-    values.update({name: _number(args, name, float) for name in _FLOATS})
+    values: dict[str, Any] = {name: parse_number(args, name, int) for name in _INTS}
+    values.update({name: parse_number(args, name, float) for name in _FLOATS})
     config = FederatedConfig(
         data_dir=args.data_dir, rec_file=args.rec_file, idx_file=args.idx_file, eval_bin=args.eval_bin,
         partition=args.partition, head=args.head, superlink=args.superlink, model=args.model,

@@ -8,12 +8,11 @@ configs without loading either. Local training reuses the centralized trainer's 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from privface_site.errors import UserError
-from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS, ConfigError
+from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS, ConfigError, _choice, _number
 
 PARTITIONS = ("by_identity", "iid", "dirichlet")
 HEAD_POLICIES = ("private", "shared")
@@ -199,20 +198,6 @@ def _data(config: FederatedConfig) -> None:
         raise ConfigError("idx_file", "is required with --rec_file (clients read records by offset)")
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
-
-
 def _whole(name: str, value: Any, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
-
-
-def _number(name: str, value: Any, low: float, high: float, wording: str,
-            strict_low: bool = False, strict_high: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if strict_low else value >= low) and (value < high if strict_high else value <= high)
-    if not ok:
-        raise ConfigError(name, f"must be {wording}, got {value!r}")

@@ -9,29 +9,17 @@ both watchers use the same few lines of code.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from training.engine.json_safe import json_safe
+
 EVENTS_FILE = "events.jsonl"
 CANCEL_FILE = "cancel"
 CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
-
-
-def json_safe(value: Any) -> Any:
-    """JSON has no infinity or NaN: they become null (an infinite epsilon means no privacy)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return json_safe(value.item())
-    return value
 
 
 class EventLog:

@@ -2,14 +2,11 @@
 arrive over a real websocket with per-client rows, and the model lands in the registry and
 charges the dataset's ledger."""
 
-import json
-import time
-
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
-from websockets.sync.client import connect
 
+from tests.job_stream import follow_job
 from tests.training_api.test_training_flow import ready_dataset
 
 pytestmark = pytest.mark.slow
@@ -27,17 +24,7 @@ def test_a_federated_run_streams_rounds_and_registers_the_model(server, worker, 
                              headers={"Authorization": f"Token {token}"})
     assert response.status_code == 202, response.text
     job = response.json()
-    url = server.url.replace("http", "ws") + f"/ws/jobs/{job['id']}/"
-    metrics, status = [], None
-    deadline = time.monotonic() + 420
-    with connect(url, additional_headers={"Authorization": f"Token {token}"}) as ws:
-        while status not in ("succeeded", "failed") and time.monotonic() < deadline:
-            message = json.loads(ws.recv(timeout=max(1, deadline - time.monotonic())))
-            if message["type"] == "event":
-                event = message["event"]
-                if event["kind"] == "metric":
-                    metrics.append(event["payload"])
-                status = event["payload"].get("status", status) if event["kind"] == "status" else status
+    metrics, status = follow_job(server.url, token, job["id"], timeout=420)
     final = alice_client.get(f"/api/jobs/{job['id']}/").json()
     assert status == "succeeded", final["error"]
     assert [m["round"] for m in metrics] == [1, 2]

@@ -1,15 +1,13 @@
 """A tiny DP training run launched through the API on a real worker; its epoch events
 arrive over a real websocket, and the model lands in the registry and the ledger."""
 
-import json
-import time
 
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
-from websockets.sync.client import connect
 
 from tests.datasets_api.helpers import WEBFACE, upload
+from tests.job_stream import follow_job
 from tests.live import wait_for
 
 pytestmark = pytest.mark.slow
@@ -35,17 +33,7 @@ def test_a_dp_run_streams_epochs_and_registers_the_model(server, worker, alice, 
                              headers={"Authorization": f"Token {token}"})
     assert response.status_code == 202, response.text
     job = response.json()
-    url = server.url.replace("http", "ws") + f"/ws/jobs/{job['id']}/"
-    metrics, status = [], None
-    deadline = time.monotonic() + 240
-    with connect(url, additional_headers={"Authorization": f"Token {token}"}) as ws:
-        while status not in ("succeeded", "failed") and time.monotonic() < deadline:
-            message = json.loads(ws.recv(timeout=max(1, deadline - time.monotonic())))
-            if message["type"] == "event":
-                event = message["event"]
-                if event["kind"] == "metric":
-                    metrics.append(event["payload"])
-                status = event["payload"].get("status", status) if event["kind"] == "status" else status
+    metrics, status = follow_job(server.url, token, job["id"], timeout=240)
     final = alice_client.get(f"/api/jobs/{job['id']}/").json()
     assert status == "succeeded", final["error"]
     assert len(metrics) == 1 and metrics[0]["epoch"] == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import platform
 import warnings
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import keras
+
+from training.engine.json_safe import json_safe
 
 EXPORT_DIR = "export"
 BACKBONE_FILE = "backbone.keras"
@@ -46,17 +47,6 @@ def framework_versions() -> dict[str, str | None]:
     }
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no infinity or NaN: they become null (an infinite epsilon means no privacy)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def export(output_dir: str | os.PathLike[str], backbone: keras.Model, card: dict[str, Any]) -> Path:
     """Write ``export/backbone.keras`` and ``export/model_card.json``; return the folder."""
     folder = Path(output_dir) / EXPORT_DIR
@@ -71,7 +61,7 @@ def export(output_dir: str | os.PathLike[str], backbone: keras.Model, card: dict
     card["created"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     card["framework"] = framework_versions()
     tmp_card = folder / f".{CARD_FILE}.tmp"
-    tmp_card.write_text(json.dumps(_finite(card), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp_card.write_text(json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp_card, folder / CARD_FILE)
     return folder
 

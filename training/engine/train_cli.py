@@ -75,7 +75,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="last line of output is the result as JSON")
 
 
-def _number(args: argparse.Namespace, name: str, kind: type) -> Any:
+def parse_number(args: argparse.Namespace, name: str, kind: type) -> Any:
+    """Flag ``name`` as ``kind`` (None when not given); a bad value is a one-line UserError naming it."""
     raw = getattr(args, name)
     if raw is None:
         return None
@@ -92,8 +93,8 @@ def _number(args: argparse.Namespace, name: str, kind: type) -> Any:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.target_epsilon is not None and args.noise_multiplier is not None:
         raise UserError("--target_epsilon and --noise_multiplier exclude each other: give one")
-    values: dict[str, Any] = {name: _number(args, name, int) for name in _INTS}
-    values.update({name: _number(args, name, float) for name in _FLOATS})
+    values: dict[str, Any] = {name: parse_number(args, name, int) for name in _INTS}
+    values.update({name: parse_number(args, name, float) for name in _FLOATS})
     try:
         steps = tuple(int(e) for e in args.lr_steps.split(",") if e.strip())
     except ValueError:

@@ -43,6 +43,7 @@ from training.engine.dp_sgd import DPConfig
 from training.engine.evaluation import Evaluator
 from training.engine.export import export
 from training.engine.heads import classification_loss, make_head
+from training.engine.json_safe import json_safe
 from training.engine.loop import classifier_trainer
 from training.engine.model_card import RunFacts
 from training.engine.model_card import build as build_model_card
@@ -92,17 +93,7 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(asdict(self))
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+        return json_safe(asdict(self))
 
 
 def train(
@@ -393,7 +384,7 @@ class _Run:
         self._recalibrate_batch_norm()
         metrics.update(self._evaluate())
         metrics["eval_seconds"] = round(time.monotonic() - started, 3)
-        self.history.append(_json_safe(metrics))
+        self.history.append(json_safe(metrics))
         self._save()
         self.callbacks.on_epoch(self.epoch, self.history[-1])
 
@@ -443,7 +434,7 @@ class _Run:
             "config": self.config.to_dict(),
             "history": self.history,
         }
-        checkpoint.save(self.out, arrays, _json_safe(state))
+        checkpoint.save(self.out, arrays, json_safe(state))
         lines = "".join(json.dumps(m) + "\n" for m in self.history)
         tmp = self.out / f".{METRICS_FILE}.tmp"
         tmp.write_text(lines, encoding="utf-8")

@@ -248,6 +248,9 @@ describe('FederatedPage', () => {
     fakeServer(() => answer);
     renderPage();
     await waitFor(() => expect(screen.getByLabelText('Dataset')).toHaveValue('5'));
+    // A batch every client can hold: once the estimate's client sizes arrive (smallest 21), the
+    // default 32 would be refused in the browser and no request would leave.
+    fireEvent.change(screen.getByLabelText('Batch size'), { target: { value: '8' } });
     await act(async () => {
       fireEvent.click(screen.getByRole('button', { name: 'Start federated run' }));
     });

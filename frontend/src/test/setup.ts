@@ -1,6 +1,10 @@
 import '@testing-library/jest-dom/vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
+
+// findBy*/waitFor give up after 1 s by default: on two shared cores a render can take longer.
+// Waiting longer changes no assertion, only how long a failing one takes to report.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => {
   cleanup();

@@ -28,7 +28,7 @@ from flwr.clientapp.mod import fixedclipping_mod
 
 from . import plan as run_plan
 from .privacy import local_steps, sample_level_epsilon
-from .task import HEAD_PREFIX, LocalModel
+from .task import BACKBONE_PREFIX, HEAD_PREFIX, LocalModel
 
 KEY_CLIPPING_NORM = "clipping_norm"  # flwr.supercore.differential_privacy's key
 _MODELS: dict[str, LocalModel] = {}  # one per run in this process, kept across rounds and clients
@@ -40,6 +40,17 @@ def _optional_clipping_mod(msg: Message, ctxt: Context, call_next):
         config = msg.content.config_records.get("config")
         if config is not None and KEY_CLIPPING_NORM in config:
             return fixedclipping_mod(msg, ctxt, call_next)
+    return call_next(msg, ctxt)
+
+
+def _optional_secagg_mod(msg: Message, ctxt: Context, call_next):
+    """``secaggplus_mod`` for the messages of a SecAgg+ round, else a pass-through."""
+    from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+
+    if msg.metadata.message_type == MessageType.TRAIN and RECORD_KEY_CONFIGS in msg.content.config_records:
+        from flwr.client.mod import secaggplus_mod
+
+        return secaggplus_mod(msg, ctxt, call_next)
     return call_next(msg, ctxt)
 
 
@@ -115,21 +126,28 @@ def _settings(msg: Message) -> dict[str, Any]:
     return json.loads(str(msg.content["config"]["settings"]))
 
 
-app = ClientApp(mods=[_optional_clipping_mod])
+app = ClientApp(mods=[_optional_secagg_mod, _optional_clipping_mod])
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    settings = _settings(msg)
-    server_round = int(msg.content["config"]["server-round"])
+    from .secagg import legacy_reply, legacy_request
+
+    secure = legacy_request(msg.content)  # a SecAgg+ round speaks Flower's legacy fitins/fitres
+    if secure is not None:
+        settings, server_round, parameters = secure
+        received = {f"{BACKBONE_PREFIX}{i:03d}": a for i, a in enumerate(parameters)}
+    else:
+        settings = _settings(msg)
+        server_round = int(msg.content["config"]["server-round"])
+        received = from_record(msg.content["arrays"])
     client = _Client(context, settings)
     failure = settings.get("inject_failure") or {}
     if failure and str(failure.get("client")) == client.partition and int(failure.get("round", 0)) == server_round:
         raise RuntimeError(f"injected failure in round {server_round}")
     model = client.model()
     head, meta = client.load_state(context)
-    arrays = from_record(msg.content["arrays"])
-    model.load(arrays)
+    model.load(received)
     shared = settings["head"] == "shared"
     if not shared:
         model.load({**model.backbone_arrays(), **(head or model.initial_head)})
@@ -156,6 +174,15 @@ def train(msg: Message, context: Context) -> Message:
                                                settings["noise"], settings["delta"], settings["accountant"])
         info["local_steps"] = local_steps(n, settings["batch_size"], settings["local_epochs"])
         info["clipped_fraction"] = float(stats["clipped_fraction"])
+    if settings.get("record_updates"):  # test hook: what this client sent, to check the secure sum
+        folder = Path(settings["run_dir"]) / "updates"
+        folder.mkdir(exist_ok=True)
+        np.savez(folder / f"{server_round}-{client.partition}.npz", num_examples=n, **{
+            k.replace("/", "_"): v for k, v in out.items()})
+    if secure is not None:
+        content = legacy_reply(list(out.values()), n, {**info, "loss": metrics["loss"],
+                                                       "accuracy": metrics["accuracy"]})
+        return Message(content, reply_to=msg)
     content = RecordDict({"arrays": to_record(out), "metrics": MetricRecord(metrics),
                           "client": ConfigRecord(info)})
     return Message(content, reply_to=msg)

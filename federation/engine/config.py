@@ -170,13 +170,14 @@ class FederatedConfig:
         if self.head == "shared" and self.level == "client":
             raise ConfigError("head", "shared cannot be combined with --dp_level client (rows are averaged"
                                       " over different client counts, which the update clipping does not cover)")
-        if self.secagg:
-            # Flower 1.42 has SecAgg+ only on its legacy workflow path, which this round loop does
-            # not drive yet: refuse rather than run without it (docs/federated.md).
-            raise ConfigError("secagg", "is not available yet: Flower 1.42 offers SecAgg+ only on its legacy"
-                                        " workflow path; run without --secagg")
-        if self.secagg and self.level == "client" and self.clipping != "client":
-            raise ConfigError("clipping", "must be client with --secagg: the server never sees single updates")
+        if self.secagg and self.level == "client":
+            # Flower's SecAgg+ runs on its legacy path, where fixedclipping_mod cannot read the
+            # messages: client-level DP with secure aggregation is not available yet.
+            raise ConfigError("secagg", "cannot be combined with --dp_level client yet (use sample-level DP)")
+        if self.secagg and self.head == "shared":
+            raise ConfigError("secagg", "needs --head private (only the backbone is aggregated securely)")
+        if self.secagg and self.sampled < 3:
+            raise ConfigError("secagg", "needs at least 3 clients per round (two could unmask each other)")
         if self.superlink is not None and self.head == "shared":
             raise ConfigError("head", "shared needs a server-side dataset (simulation): SuperNodes' identities differ")
         if self.superlink is not None:

@@ -44,7 +44,8 @@ def client_settings(config: FederatedConfig, run_dir: Path, run_id: str, noise: 
             "flip")
     settings = {k: getattr(config, k) for k in keys}
     settings.update(dp_level=config.level, noise=noise, run_id=run_id, run_dir=str(run_dir), seed=seed,
-                    inject_failure=config.extra.get("inject_failure"))
+                    inject_failure=config.extra.get("inject_failure"),
+                    record_updates=bool(config.extra.get("record_updates")))
     return settings
 
 
@@ -94,6 +95,7 @@ class FederatedServer:
                          partition=self.plan["clients"] if self.plan else None)
         self._build_model(saved)
         self.strategy = make_strategy(config, self.noise)
+        self.secure = None
         self.verification = None
         if config.eval_bin:
             from training.engine.verification import VerificationSet
@@ -105,6 +107,11 @@ class FederatedServer:
         self.released = state["released"] if state else 0
         self.stopped: str | None = None
         self._wait_for_nodes()
+        if config.secagg:
+            from .secagg import DEPLOYMENT_MAX_WEIGHT, SecureRound
+
+            self.secure = SecureRound(self.grid, config.num_clients, config.sampled, config.num_rounds,
+                                      max(self.sizes) if self.sizes else DEPLOYMENT_MAX_WEIGHT, config.round_timeout)
         while self.round < config.num_rounds:
             if cancel_requested(self.run_dir):
                 self.stopped = "cancelled"
@@ -217,7 +224,40 @@ class FederatedServer:
     def _config_record(self, **extra: Any) -> ConfigRecord:
         return ConfigRecord({"settings": json.dumps(self.settings), **extra})
 
+    def _secure_round(self, rnd: int) -> None:
+        """SecAgg+: the server sees the masked sum only; loss, accuracy and timings come as plain metrics."""
+        started = time.monotonic()
+        arrays, clients, failures = self.secure.run(rnd, self.arrays, self.settings)
+        if len(clients) < self.config.min_replies or arrays is None:
+            reason = f": {_short(failures[0])}" if failures else ""
+            raise UserError(f"round {rnd}: secure aggregation got {len(clients)} of {self.config.sampled} clients,"
+                            f" fewer than --min_clients {self.config.min_replies}{reason}")
+        new = arrays
+        update_norm = float(np.sqrt(sum(float(np.sum((new[k] - self.arrays[k]) ** 2)) for k in new)))
+        self.arrays = new
+        for info in clients:
+            self.clients[str(info["partition"])] = {**self.clients.get(str(info["partition"]), {}), **info}
+        total = sum(c["examples"] for c in clients) or 1
+        per_client = [{**c, "status": "ok"} for c in clients] + [
+            {"partition": "?", "status": "failed", "reason": _short(f)} for f in failures]
+        self.round = rnd
+        entry: dict[str, Any] = {
+            "round": rnd, "sampled": self.config.sampled, "replied": len(clients), "failed": len(failures),
+            "aggregated": True, "received": ["masked-sum"], "update_norm": update_norm,
+            "loss": sum(c["loss"] * c["examples"] for c in clients) / total,
+            "accuracy": sum(c["accuracy"] * c["examples"] for c in clients) / total,
+            "held_accuracy": None, "seconds": round(time.monotonic() - started, 3),
+        }
+        entry.update(self._verify())
+        entry.update(self._epsilons())
+        entry["epsilon"] = self._headline_epsilon(entry)
+        self.history.append(json_safe(entry))
+        self._save()
+        self.events.emit("round", **entry, total_rounds=self.config.num_rounds, clients=per_client)
+
     def _train_round(self, rnd: int) -> None:
+        if self.secure is not None:
+            return self._secure_round(rnd)
         config = self.config
         started = time.monotonic()
         messages = list(self.strategy.configure_train(rnd, to_record(self.arrays), self._config_record(), self.grid))

@@ -117,3 +117,27 @@ def test_the_federated_model_enrolls_and_searches_in_the_cli(plain_run, tmp_path
     result = last_json(run_cli("inference", "--gallery", "fed", "--query_image", str(FACES / PROBE[0]),
                                "--threshold", "-1", "--top_k", "3", "--json", var_dir=tmp_path))
     assert {m["identity"] for m in result["matches"]} == {"person_00", "person_01", "person_02"}
+
+
+def test_secagg_gives_the_plain_fedavg_aggregate_within_quantization_error(webface_tiny, tmp_path):
+    from federation.engine.secagg import CLIPPING_RANGE, QUANTIZATION_RANGE
+    from training.engine import checkpoint
+
+    out = tmp_path / "secagg"
+    config = small_config(webface_tiny, out, num_rounds=1, secagg=True, extra={"record_updates": True})
+    events: list[dict] = []
+    result = run(config, events.append)
+    assert result["status"] == "completed" and result["model_card"]["federation"]["secure_aggregation"] is True
+    first = rounds(events)[0]
+    assert first["received"] == ["masked-sum"] and first["replied"] == 3
+    # What each client sent (recorded on the client by a test hook) against what the server got.
+    sent = [np.load(path) for path in sorted((out / "updates").glob("1-*.npz"))]
+    assert len(sent) == 3
+    weights = np.array([float(s["num_examples"]) for s in sent])
+    arrays, state = checkpoint.load(out)
+    # Each of the K clients scaled by n_i / max(n) before quantizing: the sum is exact to K steps of
+    # 2C / 2^22, over sum(n_i) / max(n) once divided back (twice that, for rounding either way).
+    step = 2 * len(sent) * (2 * CLIPPING_RANGE / QUANTIZATION_RANGE) * weights.max() / weights.sum()
+    for key, secure in zip(state["keys"], arrays, strict=True):
+        plain = sum(w * s[key.replace("/", "_")] for w, s in zip(weights, sent, strict=True)) / weights.sum()
+        assert np.max(np.abs(secure - plain)) <= step, key

@@ -122,6 +122,15 @@ def _default_state_dir(data_path: str) -> Path:
     return Path.home() / ".privface" / "supernode-state" / digest
 
 
+def _record(settings: dict[str, Any], server_round: int, partition: str, arrays: dict[str, np.ndarray],
+            weight: int) -> None:
+    """Test hook (``extra.record_updates``): what this client sent, to check the secure sum against."""
+    folder = Path(settings["run_dir"]) / "updates"
+    folder.mkdir(exist_ok=True)
+    np.savez(folder / f"{server_round}-{partition}.npz", num_examples=weight,
+             **{k.replace("/", "_"): v for k, v in arrays.items()})
+
+
 def _settings(msg: Message) -> dict[str, Any]:
     return json.loads(str(msg.content["config"]["settings"]))
 
@@ -174,14 +183,21 @@ def train(msg: Message, context: Context) -> Message:
                                                settings["noise"], settings["delta"], settings["accountant"])
         info["local_steps"] = local_steps(n, settings["batch_size"], settings["local_epochs"])
         info["clipped_fraction"] = float(stats["clipped_fraction"])
-    if settings.get("record_updates"):  # test hook: what this client sent, to check the secure sum
-        folder = Path(settings["run_dir"]) / "updates"
-        folder.mkdir(exist_ok=True)
-        np.savez(folder / f"{server_round}-{client.partition}.npz", num_examples=n, **{
-            k.replace("/", "_"): v for k, v in out.items()})
+    if settings.get("record_updates") and secure is None:
+        _record(settings, server_round, client.partition, out, n)
     if secure is not None:
-        content = legacy_reply(list(out.values()), n, {**info, "loss": metrics["loss"],
-                                                       "accuracy": metrics["accuracy"]})
+        values = list(out.values())
+        weight = n
+        if settings["dp_level"] == "client":
+            # What fixedclipping_mod does on the Message-API path: the update clipped to C. Equal
+            # weights, as client-level DP assumes; the server adds the noise to the unmasked mean.
+            from flwr.supercore.differential_privacy import compute_clip_model_update
+
+            compute_clip_model_update(values, [received[k] for k in out], float(settings["l2_norm_clip"]))
+            weight = 1
+        if settings.get("record_updates"):
+            _record(settings, server_round, client.partition, dict(zip(out, values, strict=True)), weight)
+        content = legacy_reply(values, weight, {**info, "loss": metrics["loss"], "accuracy": metrics["accuracy"]})
         return Message(content, reply_to=msg)
     content = RecordDict({"arrays": to_record(out), "metrics": MetricRecord(metrics),
                           "client": ConfigRecord(info)})

@@ -170,10 +170,8 @@ class FederatedConfig:
         if self.head == "shared" and self.level == "client":
             raise ConfigError("head", "shared cannot be combined with --dp_level client (rows are averaged"
                                       " over different client counts, which the update clipping does not cover)")
-        if self.secagg and self.level == "client":
-            # Flower's SecAgg+ runs on its legacy path, where fixedclipping_mod cannot read the
-            # messages: client-level DP with secure aggregation is not available yet.
-            raise ConfigError("secagg", "cannot be combined with --dp_level client yet (use sample-level DP)")
+        if self.secagg and self.level == "client" and self.clipping != "client":
+            raise ConfigError("clipping", "must be client with --secagg: the server never sees single updates")
         if self.secagg and self.head == "shared":
             raise ConfigError("secagg", "needs --head private (only the backbone is aggregated securely)")
         if self.secagg and self.sampled < 3:

@@ -110,8 +110,10 @@ class FederatedServer:
         if config.secagg:
             from .secagg import DEPLOYMENT_MAX_WEIGHT, SecureRound
 
-            self.secure = SecureRound(self.grid, config.num_clients, config.sampled, config.num_rounds,
-                                      max(self.sizes) if self.sizes else DEPLOYMENT_MAX_WEIGHT, config.round_timeout)
+            # Client-level DP weighs every client 1 (its clipped update moves the mean by <= C/K).
+            max_weight = 1 if config.level == "client" else (max(self.sizes) if self.sizes else DEPLOYMENT_MAX_WEIGHT)
+            self.secure = SecureRound(self.grid, config.num_clients, config.sampled, config.num_rounds, max_weight,
+                                      config.round_timeout)
         while self.round < config.num_rounds:
             if cancel_requested(self.run_dir):
                 self.stopped = "cancelled"
@@ -233,6 +235,20 @@ class FederatedServer:
             raise UserError(f"round {rnd}: secure aggregation got {len(clients)} of {self.config.sampled} clients,"
                             f" fewer than --min_clients {self.config.min_replies}{reason}")
         new = arrays
+        if self.config.level == "client":
+            if len(clients) < self.config.sampled:  # the noise is sized for K updates: no release
+                self.events.emit("log", level="warning", message=f"round {rnd}: not released ({len(clients)} of"
+                                 f" {self.config.sampled} clients in the secure sum; client-level DP needs all)")
+                new = self.arrays
+            else:
+                # Flower's central DP noise on the unmasked mean of clipped updates: std z*C/K.
+                from flwr.supercore.differential_privacy import add_gaussian_noise_inplace, compute_stdv
+
+                values = [np.array(new[k], dtype=np.float64) for k in new]
+                add_gaussian_noise_inplace(values, compute_stdv(self.noise, self.config.l2_norm_clip,
+                                                                self.config.sampled))
+                new = {k: v.astype(self.arrays[k].dtype) for k, v in zip(new, values, strict=True)}
+                self.released += 1
         update_norm = float(np.sqrt(sum(float(np.sum((new[k] - self.arrays[k]) ** 2)) for k in new)))
         self.arrays = new
         for info in clients:

@@ -141,3 +141,24 @@ def test_secagg_gives_the_plain_fedavg_aggregate_within_quantization_error(webfa
     for key, secure in zip(state["keys"], arrays, strict=True):
         plain = sum(w * s[key.replace("/", "_")] for w, s in zip(weights, sent, strict=True)) / weights.sum()
         assert np.max(np.abs(secure - plain)) <= step, key
+
+
+
+def test_secagg_with_client_level_dp_clips_each_update_and_charges_user_level_epsilon(webface_tiny, tmp_path):
+    out = tmp_path / "secagg-dp"
+    config = small_config(webface_tiny, out, num_rounds=1, secagg=True, dp_level="client", noise_multiplier=1.0,
+                          l2_norm_clip=0.5, extra={"record_updates": True})
+    events: list[dict] = []
+    result = run(config, events.append)
+    assert result["status"] == "completed"
+    assert result["epsilon"] == pytest.approx(privacy.client_level_epsilon(3, 3, 1.0, 1, 1e-5))
+    assert result["model_card"]["dp"]["level"] == "client" and result["model_card"]["federation"]["secure_aggregation"]
+    sent = [np.load(path) for path in sorted((out / "updates").glob("1-*.npz"))]
+    assert len(sent) == 3 and all(float(s["num_examples"]) == 1 for s in sent)  # equal weights
+    # Every client's update (what it sent minus the round's starting model) is clipped to C: the
+    # three clipped models lie within 2C of each other.
+    keys = [k for k in sent[0].files if k != "num_examples"]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            gap = np.sqrt(sum(float(np.sum((sent[a][k] - sent[b][k]) ** 2)) for k in keys))
+            assert gap <= 2 * 0.5 + 1e-4

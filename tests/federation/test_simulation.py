@@ -21,9 +21,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # whole runs: a minut
 def plain_run(webface_tiny, tmp_path_factory):
     """3 rounds without DP; client 1 raises in round 2."""
     out = tmp_path_factory.mktemp("plain") / "run"
-    # 112 px, the ArcFace crop size, so that the export can enroll and search real photos.
+    # 112 px, the ArcFace crop size, so that the export can enroll and search real photos; two local
+    # epochs a round, so that each round's few steps move the loss by more than batch-to-batch noise.
     config = small_config(webface_tiny, out, num_rounds=3, eval_bin=str(webface_tiny / "lfw_tiny.bin"),
-                          image_size=112, extra={"inject_failure": {"client": 1, "round": 2}})
+                          image_size=112, local_epochs=2, extra={"inject_failure": {"client": 1, "round": 2}})
     events: list[dict] = []
     result = run(config, events.append)
     return config, result, events

@@ -15,7 +15,7 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     if np.any(norms == 0):
-        raise ValueError("zero-length embedding")
+        raise ValueError("the model gives a zero-length embedding for this image")
     return x / norms
 
 

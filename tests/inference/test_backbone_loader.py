@@ -48,6 +48,9 @@ def test_a_backbone_of_custom_layers_loads_into_an_embedder_and_is_cached(tmp_pa
 
     from training.engine import dp_layers
 
+    # Seeded, and fed textured images: a constant image through a random conv and PReLU can
+    # come out all zero (every channel negative), which one CI run in sixteen would hit.
+    keras.utils.set_random_seed(7)
     x = inputs = keras.Input((112, 112, 3))
     x = dp_layers.Conv2D(4, 3, strides=4, padding="same")(x)
     x = dp_layers.PReLU(shared_axes=[1, 2])(x)
@@ -63,7 +66,8 @@ def test_a_backbone_of_custom_layers_loads_into_an_embedder_and_is_cached(tmp_pa
     embedder = KerasEmbedder.from_file(path)
     assert embedder.name == f"keras:{file_digest(path)[:16]}" and embedder.dim == 16
     assert embedder.private and embedder.default_threshold == pytest.approx(0.4)
-    vectors = embedder.embed_batch([np.zeros((112, 112, 3), np.uint8), np.full((112, 112, 3), 200, np.uint8)])
+    rng = np.random.default_rng(7)
+    vectors = embedder.embed_batch([rng.integers(0, 256, (112, 112, 3), dtype=np.uint8) for _ in range(2)])
     assert vectors.shape == (2, 16)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, rtol=1e-5)
 

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(rest)
 
-    from privface_site.errors import UserError
+    from privface_core.errors import UserError
 
     try:
         return int(run(args) or 0)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import actions as job_actions
-from privface_site.errors import Conflict, TooLarge, UserError
+from privface_core.errors import Conflict, TooLarge, UserError
 
 from .models import ROLE_BY_SUFFIX, Dataset, DatasetFile, DatasetStatus, bytes_reserved_by, clash_key
 

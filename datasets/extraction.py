@@ -7,7 +7,7 @@ import time
 
 from rest_framework import serializers
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from . import actions
 from .models import Dataset, DatasetStatus

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.serializers import JobSerializer
-from privface_site.errors import TooLarge, UserError
+from privface_core.errors import TooLarge, UserError
 
 from . import actions
 from .models import Dataset, DatasetFile

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from datasets.models import Dataset, DatasetStatus
 from jobs import actions as job_actions
-from privface_site.errors import Conflict, UserError
+from privface_core.errors import Conflict, UserError
 
 # What a request may set; the data paths, the run folder and the SuperLink are the server's.
 USER_FIELDS = frozenset({

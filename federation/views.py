@@ -14,8 +14,8 @@ from rest_framework.response import Response
 
 from datasets.models import Dataset, DatasetStatus
 from jobs.serializers import JobSerializer
+from privface_core.errors import Conflict
 from privface_site import compute
-from privface_site.errors import Conflict
 
 from . import actions
 from .serializers import FederatedPrivacySerializer, FederatedRequestSerializer
@@ -69,7 +69,7 @@ def supernodes(request: Request) -> Response:
     from django.core.cache import cache
 
     from federation.engine.deployment import connected_nodes
-    from privface_site.errors import UserError
+    from privface_core.errors import UserError
 
     if not settings.FLOWER_SUPERLINK:
         return Response({"superlink": None, "nodes": []})

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from jobs import actions as job_actions
-from privface_site.errors import Conflict
+from privface_core.errors import Conflict
 
 from .models import Gallery, GallerySource, GalleryStatus, SearchAudit
 

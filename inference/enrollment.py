@@ -15,7 +15,7 @@ from rest_framework import serializers
 from inference.engine.calibration import rates
 from inference.engine.enroll import Enrollment, Skip, check_label, folder_identities, labelled_identities
 from jobs.models import Job
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from . import actions
 from .models import Gallery, GallerySource

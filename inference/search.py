@@ -27,7 +27,7 @@ from inference.engine.enroll import jpeg_of
 from inference.engine.he_client import PUBLIC_CONTEXT, QUERY, key_id_of
 from inference.engine.he_layout import SearchProfile, shard_ranges
 from inference.engine.he_params import InsecureParametersError
-from privface_site.errors import Conflict, TooLarge, UserError
+from privface_core.errors import Conflict, TooLarge, UserError
 
 from . import actions
 from .enrollment import check_model

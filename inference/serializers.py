@@ -3,7 +3,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from datasets.models import Dataset, DatasetStatus
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .models import Gallery, GalleryMode, GallerySource, SearchAudit
 

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from inference.engine.enroll import check_label
 from jobs.serializers import JobSerializer
-from privface_site.errors import TooLarge, UserError
+from privface_core.errors import TooLarge, UserError
 
 from . import actions, calibration, search
 from .models import Gallery

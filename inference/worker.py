@@ -17,7 +17,7 @@ from django.conf import settings
 from inference import redisio
 from inference.engine import protocol
 from inference.storage import store_for
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 log = logging.getLogger(__name__)
 

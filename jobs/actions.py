@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from privface_site.errors import QuotaExceeded
+from privface_core.errors import QuotaExceeded
 
 from . import kinds
 from .events import emit

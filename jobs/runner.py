@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from . import actions, kinds
 from .models import Job

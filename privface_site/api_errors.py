@@ -4,7 +4,7 @@
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import UserError
+from privface_core.errors import UserError
 
 
 def exception_handler(exc, context):

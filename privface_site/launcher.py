@@ -20,7 +20,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-from .errors import UserError
+from privface_core.errors import UserError
 
 
 def _django_setup() -> None:

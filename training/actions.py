@@ -10,7 +10,7 @@ from django.db import transaction
 
 from datasets.models import Dataset, DatasetStatus
 from jobs import actions as job_actions
-from privface_site.errors import Conflict, UserError
+from privface_core.errors import Conflict, UserError
 
 from .models import PrivacySpend, TrainedModel
 

@@ -2,7 +2,7 @@ import math
 
 from rest_framework import serializers
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .models import PrivacySpend, TrainedModel
 

@@ -16,7 +16,7 @@ from datasets.engine.evalbin import extract_bin_into
 from datasets.engine.extract import extract_rec_into
 from datasets.engine.outdir import staging_dir
 from datasets.engine.progressbar import ProgressBar
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 
 def add_extract_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """The one error type the dataset engine raises for bad input."""
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 
 class DatasetError(UserError):

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS
 from training.engine.train_cli import parse_number
 

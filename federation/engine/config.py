@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS, ConfigError, _choice, _number
 
 PARTITIONS = ("by_identity", "iid", "dirichlet")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .config import FederatedConfig
 from .events import RESULT_FILE, EventTail

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine.data import ImageSource, LabelMap, holdout_split, open_source
 
 from .config import FederatedConfig

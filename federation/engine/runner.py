@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine import checkpoint
 from training.engine.config import ConfigError
 

@@ -21,7 +21,7 @@ import numpy as np
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine import checkpoint
 from training.engine.config import ConfigError
 

@@ -22,7 +22,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 MAGIC = b"PFAR"
 VERSION = 1

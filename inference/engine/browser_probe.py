@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 
 def align(data: bytes, aligned: bool):

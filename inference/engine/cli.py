@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 GALLERY_JSON = "gallery.json"

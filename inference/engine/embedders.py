@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inference.engine.gallery import l2_normalise
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 if TYPE_CHECKING:
     from inference.engine.faces import AlignedFace

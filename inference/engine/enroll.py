@@ -31,7 +31,7 @@ from inference.engine.calibration import (
 )
 from inference.engine.gallery import l2_normalise
 from inference.engine.store import MODES, GalleryData
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 LABEL_MAX = 100

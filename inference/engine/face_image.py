@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 # 64 MP is above any phone camera in common use (a 50 MP RGB decode is 150 MB);
 # anything bigger is refused before a single pixel is decoded.

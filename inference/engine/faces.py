@@ -25,7 +25,7 @@ from inference.engine.face_align import (
     warp_crop,
 )
 from inference.engine.face_image import BadImage, UnsupportedImageType, load_image
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 __all__ = [
     "AlignedFace",

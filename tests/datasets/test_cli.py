@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from datasets.engine.cli import add_extract_arguments, run_extract
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .builders import jpeg, write_im2rec
 from .conftest import REPO

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from datasets.engine.evalbin import extract_bin, read_bin
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .builders import jpeg, png
 

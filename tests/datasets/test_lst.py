@@ -9,7 +9,7 @@ import pytest
 
 from datasets.engine.extract import extract_rec
 from datasets.engine.lstfile import IM2REC, INSIGHTFACE, read_lst
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .builders import jpeg, write_im2rec, write_insightface
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from datasets.engine.extract import extract_rec
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .builders import jpeg, write_im2rec
 

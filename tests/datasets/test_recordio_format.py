@@ -12,7 +12,7 @@ from datasets.engine import irheader
 from datasets.engine.extract import extract_rec
 from datasets.engine.recordio import MAGIC_BYTES, RecordFile
 from datasets.engine.writer import IndexedRecordWriter, frame_record
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 from .builders import jpeg, png, write_im2rec, write_insightface
 

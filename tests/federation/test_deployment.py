@@ -106,7 +106,7 @@ def test_it_lists_the_connected_supernodes(federation, tmp_path, monkeypatch):
 
 
 def test_an_unreachable_superlink_is_a_one_line_error(webface_tiny, tmp_path):
-    from privface_site.errors import UserError
+    from privface_core.errors import UserError
 
     config = small_config(webface_tiny, tmp_path / "run", rec_file=None, idx_file=None,
                           superlink=f"127.0.0.1:{free_port()}")

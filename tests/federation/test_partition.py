@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from federation.engine.partition import describe, partition
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 LABELS = np.repeat(np.arange(10), 8)  # webface_tiny's shape: 10 identities x 8 images
 

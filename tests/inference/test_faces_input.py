@@ -18,7 +18,7 @@ from PIL import Image
 from inference.engine.embedders import DlibResNetEmbedder, KerasEmbedder, reference_embedder
 from inference.engine.face_image import BadImage, UnsupportedImageType, load_image
 from inference.engine.faces import NoFaceError, align_face, align_face_bytes
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 

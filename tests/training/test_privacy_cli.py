@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine import accounting
 from training.engine.privacy_cli import add_privacy_arguments, run_privacy
 

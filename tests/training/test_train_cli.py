@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from tests.training.conftest import REPO
 from tests.training.tiny_models import tiny_face_backbone
 from training.engine.train_cli import add_train_arguments, config_from_args, run_train

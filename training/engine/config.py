@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 BACKBONES = ("mobilefacenet", "iresnet18", "iresnet50")  # models.BACKBONES, without importing Keras
 HEADS = ("arcface", "cosface", "softmax")

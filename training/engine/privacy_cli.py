@@ -11,7 +11,7 @@ import json
 import math
 import sys
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 
 def add_privacy_arguments(parser: argparse.ArgumentParser) -> None:

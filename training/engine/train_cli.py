@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine.config import (
     ACCOUNTANTS,
     BACKBONES,

@@ -34,7 +34,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 from training.engine import batchnorm, checkpoint, distributed
 from training.engine.accounting import PrivacyAccountant, calibrate_noise
 from training.engine.config import ConfigError, TrainConfig

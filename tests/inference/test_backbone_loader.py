@@ -17,7 +17,7 @@ from inference.engine.embedders import (
     card_threshold,
     file_digest,
 )
-from privface_site.errors import UserError
+from privface_core.errors import UserError
 
 
 def test_verification_reports_the_threshold_at_its_far_target():

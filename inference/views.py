@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from urllib.parse import quote
 
@@ -20,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inference.engine.enroll import check_label
+from inference.engine.enroll import check_label, parse_labels_csv
 from jobs.serializers import JobSerializer
 from privface_core.errors import TooLarge, UserError
 
@@ -68,12 +66,9 @@ def _labels_for(request: Request, files: list) -> list[str]:
         raise ValidationError({"labels": ["give either labels or labels_csv, not both"]})
     if sheet is not None:
         try:
-            reader = csv.DictReader(io.StringIO(sheet.read().decode("utf-8-sig")))
-            if not reader.fieldnames or not {"file", "identity"} <= set(reader.fieldnames):
-                raise ValidationError({"labels_csv": ["the first line must be the header file,identity"]})
-            by_name = {os.path.basename(row["file"] or "").strip(): (row["identity"] or "").strip() for row in reader}
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ValidationError({"labels_csv": [f"not a readable CSV: {exc}"]}) from None
+            by_name = {os.path.basename(row.file): row.label for row in parse_labels_csv(sheet.read())}
+        except UserError as exc:
+            raise ValidationError({"labels_csv": [str(exc)]}) from None
         missing = [f.name for f in files if os.path.basename(f.name or "") not in by_name]
         if missing:
             raise ValidationError({"labels_csv": [f"no row for {', '.join(missing[:5])}"]})

@@ -257,33 +257,54 @@ def labelled_identities(rows: Iterable[tuple[str, str, Path]]) -> list[Identity]
     return list(groups.items())
 
 
+@dataclass(frozen=True)
+class LabelRow:
+    line: int  # in the CSV, for messages
+    file: str  # as written (the CLI: relative to --images_dir; the web: an uploaded file's name)
+    label: str  # checked by check_label
+
+
+def parse_labels_csv(data: bytes) -> list[LabelRow]:
+    """The rows of a ``file,identity`` CSV (the fixtures' labels.csv format), the one reader of
+    labelled photos for the CLI and the web. ``UserError`` names the line of a bad row."""
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        if not reader.fieldnames or not {"file", "identity"} <= set(reader.fieldnames):
+            raise UserError("the first line must be the header file,identity")
+        rows = []
+        for row in reader:
+            name, label = (row.get("file") or "").strip(), (row.get("identity") or "").strip()
+            if not name:
+                raise UserError(f"line {reader.line_num}: empty file name")
+            rows.append(LabelRow(reader.line_num, name, check_label(label, f"line {reader.line_num}")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"not a readable CSV: {exc}") from None
+    if not rows:
+        raise UserError("no photos listed")
+    return rows
+
+
 def csv_identities(images_dir: Path, labels_csv: Path) -> tuple[int, list[Identity]]:
-    """Photos listed in a ``file,identity`` CSV (the fixtures' labels.csv format)."""
+    """Photos under ``images_dir`` listed in a ``file,identity`` CSV."""
     images_dir, labels_csv = Path(images_dir), Path(labels_csv)
     if not images_dir.is_dir():
         raise UserError(f"{images_dir}: not a folder")
     try:
-        with open(labels_csv, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"file", "identity"} <= set(reader.fieldnames):
-                raise UserError(f"{labels_csv}: the first line must be the header `file,identity`")
-            rows = []
-            base = images_dir.resolve()
-            for line, row in enumerate(reader, start=2):
-                name, label = (row.get("file") or "").strip(), (row.get("identity") or "").strip()
-                if not name:
-                    raise UserError(f"{labels_csv} line {line}: empty file name")
-                path = (images_dir / name).resolve()
-                if base not in path.parents:
-                    raise UserError(f"{labels_csv} line {line}: {name} is outside {images_dir}")
-                if not path.is_file():
-                    raise UserError(f"{labels_csv} line {line}: {name} not found in {images_dir}")
-                rows.append((check_label(label, f"{labels_csv} line {line}"), name, path))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        rows = parse_labels_csv(labels_csv.read_bytes())
+    except OSError as exc:
         raise UserError(f"{labels_csv}: cannot read: {exc}") from None
-    if not rows:
-        raise UserError(f"{labels_csv}: no photos listed")
-    return len(rows), labelled_identities(rows)
+    except UserError as exc:
+        raise UserError(f"{labels_csv}: {exc}") from None
+    base = images_dir.resolve()
+    photos = []
+    for row in rows:
+        path = (images_dir / row.file).resolve()
+        if base not in path.parents:
+            raise UserError(f"{labels_csv} line {row.line}: {row.file} is outside {images_dir}")
+        if not path.is_file():
+            raise UserError(f"{labels_csv} line {row.line}: {row.file} not found in {images_dir}")
+        photos.append((row.label, row.file, path))
+    return len(photos), labelled_identities(photos)
 
 
 def recordio_identities(rec_file: Path, idx_file: Path | None) -> tuple[int | None, Iterator[Identity]]:

@@ -161,3 +161,17 @@ def test_labelled_photos_wait_encrypted_for_their_job(alice_client):
                               {"files": [SimpleUploadedFile("a.jpg", photo("img1.jpg"))], "labels": ["a"]},
                               format="multipart")
     assert again.status_code == 409 and "still enrolling" in again.json()["detail"]
+
+
+def test_a_bad_labels_csv_is_a_400_on_its_field(alice_client):
+    gallery_id = alice_client.post("/api/galleries/", {"name": "bad-csv", "source": "images"}, format="json"
+                                   ).json()["gallery"]["id"]
+    files = [SimpleUploadedFile("img1.jpg", photo("img1.jpg"))]
+    for sheet, message in ((b"name,person\nimg1.jpg,a\n", "the first line must be the header file,identity"),
+                           (b"file,identity\nimg1.jpg,a/b\n", "line 2: label 'a/b' must be at most"),
+                           (b"file,identity\nother.jpg,a\n", "no row for img1.jpg")):
+        response = alice_client.post(f"/api/galleries/{gallery_id}/images/",
+                                     {"files": files, "labels_csv": SimpleUploadedFile("labels.csv", sheet)},
+                                     format="multipart")
+        assert response.status_code == 400, response.content
+        assert response.json()["labels_csv"][0].startswith(message)

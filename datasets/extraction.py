@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 from rest_framework import serializers
 
@@ -17,19 +16,13 @@ class ExtractParams(serializers.Serializer):
     dataset_id = serializers.IntegerField(min_value=1)
 
 
-class _Throttled:
-    """Engine progress (bytes) → job progress, at most every 1% or half a second."""
-
-    def __init__(self, ctx, label: str, share: float):
-        self.ctx, self.label, self.share = ctx, label, share
-        self.last_fraction, self.last_time = -1.0, 0.0
-
-    def __call__(self, done: int, total: int) -> None:
+def _bytes_progress(ctx, label: str, share: float):
+    """Engine progress (bytes) -> job progress, at most every 1 % or half a second."""
+    def report(done: int, total: int) -> None:
         fraction = done / total if total else 1.0
-        now = time.monotonic()
-        if fraction - self.last_fraction >= 0.01 or now - self.last_time >= 0.5 or fraction >= 1.0:
-            self.last_fraction, self.last_time = fraction, now
-            self.ctx.progress(fraction * self.share, self.label, bytes_done=done, bytes_total=total)
+        ctx.progress_every(fraction * share, label, step=0.01 * share, seconds=0.5, last=fraction >= 1.0,
+                           bytes_done=done, bytes_total=total)
+    return report
 
 
 def _public(message: str, dataset: Dataset) -> str:
@@ -74,11 +67,11 @@ def run(ctx) -> dict:
         with staging_dir(str(dataset.extracted_dir)) as staging:
             if "rec" in by_role and not dataset.extract_images:
                 rec = by_role["rec"]
-                progress = _Throttled(ctx, f"Indexing {rec.filename}", 0.95 if bins else 1.0)
+                progress = _bytes_progress(ctx, f"Indexing {rec.filename}", 0.95 if bins else 1.0)
                 summary.update(index_rec(rec.path, by_role["idx"].path, progress))
             elif "rec" in by_role:
                 rec = by_role["rec"]
-                progress = _Throttled(ctx, f"Extracting {rec.filename}", 0.95 if bins else 1.0)
+                progress = _bytes_progress(ctx, f"Extracting {rec.filename}", 0.95 if bins else 1.0)
                 summary.update(extract_rec_into(
                     staging, rec.path, idx_path=by_role["idx"].path,
                     lst_path=by_role["lst"].path if "lst" in by_role else None, progress=progress))

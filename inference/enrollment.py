@@ -7,7 +7,6 @@ import functools
 import json
 import secrets
 import shutil
-import time
 from pathlib import Path
 
 from rest_framework import serializers
@@ -110,20 +109,14 @@ def embedder_for(gallery: Gallery):
     return embedder
 
 
-class _Progress:
+def _photo_progress(ctx, total: int):
     """Photo count -> job progress, at most every 2 % or second."""
+    total = max(1, total)
 
-    def __init__(self, ctx, total: int):
-        self.ctx, self.total = ctx, max(1, total)
-        self.last_fraction, self.last_time = -1.0, 0.0
-
-    def __call__(self, done: int) -> None:
-        fraction = min(1.0, done / self.total)
-        now = time.monotonic()
-        if fraction - self.last_fraction >= 0.02 or now - self.last_time >= 1.0 or done == self.total:
-            self.last_fraction, self.last_time = fraction, now
-            self.ctx.progress(0.95 * fraction, f"Enrolling photo {done} of {self.total}", photos_done=done,
-                              photos_total=self.total)
+    def report(done: int) -> None:
+        ctx.progress_every(0.95 * min(1.0, done / total), f"Enrolling photo {done} of {total}", step=0.95 * 0.02,
+                           seconds=1.0, last=done == total, photos_done=done, photos_total=total)
+    return report
 
 
 def _sources(gallery: Gallery, batch: str | None):
@@ -164,7 +157,7 @@ def run(ctx) -> dict:
             ctx.log(f"skipped {skip.name}: {skip.reason}", "warning")
 
     ctx.progress(0.0, f"Enrolling {total} photos")
-    enrollment = Enrollment(embedder, gallery.mode, base, on_photo=_Progress(ctx, total), on_skip=on_skip,
+    enrollment = Enrollment(embedder, gallery.mode, base, on_photo=_photo_progress(ctx, total), on_skip=on_skip,
                             aligned=aligned, base_calibration=base_calibration)
     if ctx.params.get("background"):
         if base is None:

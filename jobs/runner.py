@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -30,10 +31,23 @@ class JobContext:
         self.owner_id = job.owner_id
         self.params = dict(job.params)
         self._cancel_seen = threading.Event()
+        self._sent_fraction, self._sent_at = float("-inf"), float("-inf")
 
     def progress(self, fraction: float, message: str = "", **extra) -> None:
         if actions.report_progress(self.job_id, fraction, message, **extra):
             raise JobCancelled()
+        self._sent_fraction, self._sent_at = fraction, time.monotonic()
+
+    def progress_every(self, fraction: float, message: str = "", *, step: float = 1.0, seconds: float = 0.5,
+                       last: bool = False, **extra) -> bool:
+        """``progress`` for loops that report far more often than anyone reads: sent when the
+        fraction moved by ``step`` or ``seconds`` passed since the last report, and always
+        for the ``last`` one; the others only check for a cancel. True when it was sent."""
+        if last or abs(fraction - self._sent_fraction) >= step or time.monotonic() - self._sent_at >= seconds:
+            self.progress(fraction, message, **extra)
+            return True
+        self.check_cancelled()
+        return False
 
     def log(self, message: str, level: str = "info") -> None:
         actions.record_event(self.job_id, "log", {"message": message, "level": level})

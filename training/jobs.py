@@ -3,7 +3,6 @@ and epoch through the job's events, and registering the exported model at the en
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -35,14 +34,10 @@ def run(ctx) -> dict:
         config.eval_bin = str(bins[0].path)
 
     class Report(Callbacks):
-        last = 0.0
-
         def on_step(self, step: int, total_steps: int, metrics: dict) -> None:
-            now = time.monotonic()
-            if now - self.last >= STEP_EVENT_SECONDS or step == total_steps:
-                self.last = now
-                ctx.progress(step / total_steps, f"Epoch {metrics.get('epoch')} · step {step} of {total_steps}",
-                             step=step, total=total_steps, loss=metrics.get("loss"))
+            ctx.progress_every(step / total_steps, f"Epoch {metrics.get('epoch')} · step {step} of {total_steps}",
+                               seconds=STEP_EVENT_SECONDS, last=step == total_steps, step=step, total=total_steps,
+                               loss=metrics.get("loss"))
 
         def on_epoch(self, epoch: int, metrics: dict) -> None:
             ctx.metric(epoch=epoch, step=metrics.get("step"), loss=metrics.get("loss"),

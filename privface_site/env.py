@@ -113,6 +113,14 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured(f"{name}={url!r} has a bad port") from None
+    options: dict = dict(parse_qsl(parts.query))
+    # A per-process pool (psycopg_pool): opening a PostgreSQL connection per request cost
+    # ~7 ms of a 20 ms API request (bench/web_load.py). The web launcher turns it on for its
+    # Daphne processes; 0 (the default elsewhere) keeps one connection per request/task.
+    pool_size = env_int("DATABASE_POOL_MAX_SIZE", 0, minimum=0)
+    if pool_size:
+        options["pool"] = {"min_size": 1, "max_size": pool_size,
+                           "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1)}
     return {
         "ENGINE": engine,
         "NAME": database,
@@ -120,11 +128,12 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(port or ""),
-        "OPTIONS": dict(parse_qsl(parts.query)),
+        "OPTIONS": options,
         # 0: closed at the end of each request. Under ASGI every request runs in a thread of
         # its own, so a kept connection stays with a thread that is gone: under load that
         # exhausted PostgreSQL's max_connections ("too many clients", bench/web_load.py).
-        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        # (A pool needs 0: Django refuses persistent connections with one.)
+        "CONN_MAX_AGE": 0 if pool_size else env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
         "CONN_HEALTH_CHECKS": True,
     }
 

@@ -22,6 +22,10 @@ from urllib.parse import urlsplit
 
 from privface_core.errors import UserError
 
+# PostgreSQL connections each web process keeps; requests beyond it wait for one (up to
+# DATABASE_POOL_TIMEOUT seconds) instead of opening more.
+WEB_POOL_SIZE = 8
+
 
 def _django_setup() -> None:
     import django
@@ -128,9 +132,13 @@ def listen(host: str, port: int) -> socket.socket:
 def start_web_processes(sock: socket.socket, count: int, *, proxy_headers: bool = False) -> list[subprocess.Popen]:
     """``count`` Daphne processes serving the ASGI app on the shared socket ``sock``."""
     flags = ["--proxy-headers"] if proxy_headers else []
+    # Each web process keeps a small PostgreSQL connection pool (env.parse_database_url):
+    # every request runs in a thread of its own, and without a pool each opened a connection.
+    env = dict(os.environ)
+    env.setdefault("DATABASE_POOL_MAX_SIZE", str(WEB_POOL_SIZE))
     return [
         subprocess.Popen([sys.executable, "-m", "privface_site.daphne_server", "--fd", str(sock.fileno()), *flags,
-                          "privface_site.asgi:application"], pass_fds=(sock.fileno(),))
+                          "privface_site.asgi:application"], pass_fds=(sock.fileno(),), env=env)
         for _ in range(count)
     ]
 

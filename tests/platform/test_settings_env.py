@@ -81,3 +81,12 @@ def test_settings_fail_loudly_on_a_bad_value(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert "DEBUG='sometimes' is not a boolean" in out.stderr
+
+
+def test_it_pools_postgres_connections_when_asked(monkeypatch):
+    monkeypatch.setenv("DATABASE_POOL_MAX_SIZE", "6")
+    config = env.parse_database_url("postgres://u@db:5432/privface?sslmode=require")
+    assert config["OPTIONS"] == {"sslmode": "require", "pool": {"min_size": 1, "max_size": 6, "timeout": 10}}
+    assert config["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+    monkeypatch.setenv("DATABASE_POOL_MAX_SIZE", "0")
+    assert "pool" not in env.parse_database_url("postgres://u@db:5432/privface")["OPTIONS"]

@@ -18,7 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inference.engine import he_browser, he_wire
 from inference.engine.enroll import check_label, parse_labels_csv
+from inference.engine.he_client import PUBLIC_CONTEXT, QUERY
 from jobs.serializers import JobSerializer
 from privface_core.errors import TooLarge, UserError
 
@@ -48,6 +50,23 @@ def _raw_body(request: Request, limit: int, what: str) -> bytes:
     if len(data) > limit:
         raise TooLarge(f"{what} is over the limit of {limit} bytes")
     return data
+
+
+def _from_browser(body: bytes, kind: str, convert) -> tuple[bytes, bool]:
+    """(the CLI's payload, whether the body was in the browser's format): a body whose
+    header says ``"format": "seal-4.1"`` is converted (he_browser); any other body goes to
+    the existing checks unchanged."""
+    try:
+        if he_browser.payload_format(body, kind) is None:
+            return body, False
+    except he_browser.UnknownFormat as exc:
+        raise UserError(str(exc)) from None
+    except he_wire.PayloadError:  # not a payload at all: the existing checks say why
+        return body, False
+    try:
+        return convert(body), True
+    except he_wire.PayloadError as exc:
+        raise UserError(f"not an acceptable {he_browser.BROWSER_FORMAT} payload: {exc}") from None
 
 
 def _thumbnail_url(request: Request, gallery_id: int):
@@ -178,7 +197,10 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """Raw query ciphertext in, raw score_set container out (the key stays with the client)."""
         gallery = self.get_object()
         query = _raw_body(request, settings.HE_MAX_QUERY_BYTES, "the query")
+        query, browser = _from_browser(query, QUERY, he_browser.query_from_browser)
         body, headers = search.encrypted_search(request.user, gallery, request.query_params.get("key_id", ""), query)
+        if browser:  # node-seal loads only uncompressed SEAL 4.1 ciphertexts
+            body = he_browser.scores_to_browser(body, search.gallery_profile(gallery))
         return HttpResponse(body, content_type="application/octet-stream", headers=headers)
 
     @extend_schema(responses=SearchAuditSerializer(many=True))
@@ -222,4 +244,8 @@ class HEContextView(APIView):
     def post(self, request: Request) -> Response:
         """Register a public context (raw he_wire bytes); answers its key_id."""
         body = _raw_body(request, settings.HE_MAX_CONTEXT_BYTES, "the public context")
-        return Response(search.register_context(body, request.user.pk), status=status.HTTP_201_CREATED)
+        body, browser = _from_browser(body, PUBLIC_CONTEXT, he_browser.context_from_browser)
+        answer = search.register_context(body, request.user.pk)
+        if browser:
+            answer["format"] = he_browser.BROWSER_FORMAT
+        return Response(answer, status=status.HTTP_201_CREATED)

@@ -11,8 +11,8 @@ re-saved uncompressed as SEAL 4.1.
 
 The packing is the server's (he_layout: gallery entries in the real and imaginary parts of
 each slot). node-seal decodes real slots only, so the browser reads the imaginary half
-from the ciphertext times X^(N/2), which multiplies every slot by i (see
-frontend/src/private/he.ts).
+from the ciphertext times X^(N/2), which multiplies slot j by i^(3^j), i.e. by +-i (see
+frontend/src/private/layout.ts).
 """
 
 from __future__ import annotations
@@ -25,12 +25,17 @@ BROWSER_FORMAT = "seal-4.1"
 FORMAT_KEY = "format"
 
 
+class UnknownFormat(he_wire.PayloadError):
+    """A payload whose header names a format this server does not speak."""
+
+
 def payload_format(data: bytes, kind: str) -> str | None:
-    """The header's ``format`` (None: the CLI's TenSEAL payload); PayloadError if not `kind`."""
+    """The header's ``format`` (None: the CLI's TenSEAL payload); PayloadError if not `kind`,
+    UnknownFormat for a format other than seal-4.1."""
     header, _ = he_wire.unpack(data, kind)
     value = header.get(FORMAT_KEY)
     if value is not None and value != BROWSER_FORMAT:
-        raise he_wire.PayloadError(f"unknown payload format {value!r}; only {BROWSER_FORMAT!r}")
+        raise UnknownFormat(f"unknown payload format {str(value)[:32]!r}; only {BROWSER_FORMAT!r}")
     return value
 
 

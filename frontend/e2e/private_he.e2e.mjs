@@ -104,12 +104,15 @@ runE2E('private HE', {
           const secret = await wire.pack('public_context', { profile: gallery.he_profile, format: he.BROWSER_FORMAT },
             [client.secretKeyForTests()]);
           const refused = await api('/api/he/contexts/', secret);
+          const parms = client.encryptionParameters();
+          const secretKey = client.secretKeyForTests();
           client.dispose();
           return {
             scores: Array.from(scores), key_id: reg.key_id, format: reg.format, profile: gallery.he_profile,
             entries: gallery.templates, times, server_seconds: answer.headers.get('X-Server-Seconds'),
             bytes: { context: context.length, query: queryBytes.length, scores: container.length },
-            context_b64: b64(context), query_b64: b64(queryBytes),
+            context_b64: b64(context), query_b64: b64(queryBytes), parms_b64: b64(parms),
+            secret_key_b64: b64(secretKey),
             secret_status: refused.status, secret_detail: (await refused.json()).detail,
           };
         },

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from accounts.actions import create_user
-from inference.engine import he_browser, he_wire
+from inference.engine import he_browser, he_wire, seal_compat
 from inference.engine.he_client import PUBLIC_CONTEXT, QUERY, key_id_of
 from inference.engine.store import GalleryData
 from tests.live import ROOT
@@ -119,6 +119,18 @@ def test_the_browser_does_the_he_half_of_a_private_search(server, worker, transa
     ct = sealapi.Ciphertext()
     he_wire.seal_load(lambda p: ct.load(seal_context(profile.params), p), query_section)
     assert ct.size() == 2
+
+    # node-seal's own objects walk as their kinds: its parameters are the server's (same primes),
+    # and its secret key is a secret key, which is no Galois key and no ciphertext.
+    parms = base64.b64decode(result["parms_b64"])
+    server_parms = sealapi.EncryptionParameters(sealapi.SCHEME_TYPE.CKKS)
+    he_wire.seal_load(server_parms.load, seal_compat.convert(parms, "parms", seal_compat.server_version()))
+    ctx_parms = seal_context(profile.params).key_context_data().parms()
+    assert [m.value() for m in server_parms.coeff_modulus()] == [m.value() for m in ctx_parms.coeff_modulus()]
+    assert server_parms.poly_modulus_degree() == profile.params.poly_degree
+    secret_key = base64.b64decode(result["secret_key_b64"])
+    assert seal_compat.parse(secret_key, "secret_key")[0] == (4, 1)
+    assert not any(seal_compat.parses_as(secret_key, kind) for kind in ("galois_keys", "ciphertext", "parms"))
 
     # The browser's secret key dressed as a public context is refused.
     assert result["secret_status"] == 400 and "secret key" in result["secret_detail"]

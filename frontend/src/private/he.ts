@@ -8,6 +8,7 @@
 import initialize, {
   type CKKSEncoder,
   type Decryptor,
+  type EncryptionParameters,
   type Encryptor,
   type Evaluator,
   type KeyGenerator,
@@ -34,6 +35,7 @@ export class BrowserHEClient {
   private readonly encryptor: Encryptor;
   private readonly decryptor: Decryptor;
   private readonly evaluator: Evaluator;
+  private readonly parms: EncryptionParameters;
 
   constructor(seal: MainModule, profile: SearchProfile) {
     this.seal = seal;
@@ -44,6 +46,7 @@ export class BrowserHEClient {
     // CoeffModulus.Create is deterministic: the same primes as the server's TenSEAL.
     parms.setCoeffModulus(seal.CoeffModulus.Create(degree, Int32Array.from(bits)));
     // tc128: SEAL itself refuses parameters under 128-bit security (the server checks too).
+    this.parms = parms;
     this.context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
     if (!this.context.parametersSet()) throw new Error('the gallery\'s HE parameters are not valid');
     this.keygen = new seal.KeyGenerator(this.context);
@@ -134,13 +137,20 @@ export class BrowserHEClient {
     return scores.subarray(0, entries);
   }
 
+  /** The encryption parameters (public), uncompressed SEAL 4.1. */
+  encryptionParameters(): Uint8Array {
+    return this.parms.saveToArray(this.seal.ComprModeType.none) as Uint8Array;
+  }
+
   /** The secret key, for tests that check the server refuses it. */
   secretKeyForTests(): Uint8Array {
     return this.keygen.secretKey().saveToArray(this.seal.ComprModeType.none) as Uint8Array;
   }
 
   dispose(): void {
-    for (const o of [this.decryptor, this.encryptor, this.encoder, this.evaluator, this.keygen, this.context]) o.delete();
+    for (const o of [this.decryptor, this.encryptor, this.encoder, this.evaluator, this.keygen, this.context, this.parms]) {
+      o.delete();
+    }
   }
 
   private moduliOf(ct: { parmsId(): ReturnType<SEALContext['lastParmsId']> }): bigint[] {

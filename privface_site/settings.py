@@ -248,7 +248,11 @@ LOGGING = {
 TEMPLATE_KEY = env_str("TEMPLATE_KEY", "")
 SEARCH_HE_PRESET = env_str("SEARCH_HE_PRESET", "ckks-8192")  # inference.engine.he_params.PRESETS
 SEARCH_TIMEOUT_SECONDS = env_int("SEARCH_TIMEOUT_SECONDS", 30, minimum=1)  # then 504
-SEARCH_MAX_SHARDS = env_int("SEARCH_MAX_SHARDS", 4, minimum=1)  # Celery tasks per search (8192 entries per block)
+# Celery tasks per search (a shard is >= one 8192-entry block): as many as the cpu queue has
+# worker processes (2 in run.py webapp and docker/compose.yml). More shards only queue
+# behind each other, each repeating the query's rotations: at 100k templates 2 shards
+# answered in 0.72 s / 1.01 s (128-d / 512-d) where 4 took 0.95 s / 1.67 s (benchmarks.md).
+SEARCH_MAX_SHARDS = env_int("SEARCH_MAX_SHARDS", 2, minimum=1)
 SEARCH_SHARD_CACHE = env_int("SEARCH_SHARD_CACHE", 8, minimum=1)  # encoded shards kept per worker process
 SEARCH_MAX_TOP_K = env_int("SEARCH_MAX_TOP_K", 50, minimum=1)
 SEARCH_MAX_IMAGE_BYTES = env_int("SEARCH_MAX_IMAGE_BYTES", 20 << 20, minimum=1 << 10)

@@ -310,14 +310,63 @@ class _Api:
             raise UserError(f"{method} {path}: the server did not answer JSON") from None
 
 
-def _remote_embedder(model: str | None, gallery: dict):
-    """The server's gallery names its embedder; a trained one must be given as --model here
-    (the key holder embeds), and must be the same file (same digest)."""
+MODEL_FILES = ("backbone.keras", "model_card.json")
+MAX_MODEL_DOWNLOAD_BYTES = 1 << 30
+
+
+def model_cache_root() -> Path:
+    return Path(os.environ.get("PRIVFACE_VAR_DIR") or REPO / "var") / "models-cli"
+
+
+def _fetch_model(api: _Api, gallery: dict) -> Path:
+    """The gallery's trained model from the server's registry (the key holder embeds, so it
+    needs the file), cached by digest: a later search with it downloads nothing."""
+    import io
+    import zipfile
+
+    from inference.engine.embedders import file_digest
+
+    name = gallery["embedder"]["name"]
+    digest = name.removeprefix("keras:")
+    if not re.fullmatch(r"[0-9a-f]{16,64}", digest):
+        raise UserError(f"gallery {gallery['name']!r}: the server names an unknown embedder {name!r}")
+    cached = model_cache_root() / digest / "backbone.keras"
+    if cached.is_file() and file_digest(cached).startswith(digest):
+        return cached
+    model = gallery["embedder"].get("model") or {}
+    if not model.get("id"):
+        raise UserError(f"gallery {gallery['name']!r} uses {name}, which is not in your model registry: pass its "
+                        "backbone.keras as --model")
+    raw, _ = api.call("GET", f"/api/models/{int(model['id'])}/download/")
+    if len(raw) > MAX_MODEL_DOWNLOAD_BYTES:
+        raise UserError(f"model {model['id']}: the download is larger than {MAX_MODEL_DOWNLOAD_BYTES >> 20} MiB")
+    folder = cached.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            for member in MODEL_FILES:  # only these two names: nothing else of the archive is written
+                if member in archive.namelist():
+                    (folder / f"{member}.part").write_bytes(archive.read(member))
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise UserError(f"model {model['id']}: the server's download is not a model archive ({exc})") from None
+    part = folder / "backbone.keras.part"
+    if not part.is_file() or not file_digest(part).startswith(digest):
+        part.unlink(missing_ok=True)
+        raise UserError(f"model {model['id']}: the downloaded backbone is not the file the gallery was enrolled "
+                        f"with ({name})")
+    for member in MODEL_FILES:
+        if (folder / f"{member}.part").is_file():
+            (folder / f"{member}.part").replace(folder / member)
+    _stderr(f"model {model.get('name') or model['id']} downloaded to {folder}")
+    return cached
+
+
+def _remote_embedder(model: str | None, gallery: dict, api: _Api):
+    """The server's gallery names its embedder; a trained one is the --model given here or
+    the gallery's model fetched from the registry, and must be the same file (same digest)."""
     name = gallery["embedder"]["name"]
     if name.startswith("keras:") and not model:
-        shown = gallery["embedder"].get("model_name") or name
-        raise UserError(f"gallery {gallery['name']!r} uses trained model {shown}: pass its backbone.keras as "
-                        "--model (download it from the model registry)")
+        model = str(_fetch_model(api, gallery))
     return _embedder(model, {"embedder": {"name": name}})
 
 
@@ -339,7 +388,7 @@ def _remote(args: argparse.Namespace) -> dict:
     gallery = found[0]
     if not gallery.get("he_profile"):
         raise UserError(f"gallery {args.gallery!r} has no templates yet (status {gallery['status']})")
-    embedder = _remote_embedder(args.model, gallery)
+    embedder = _remote_embedder(args.model, gallery, api)
     began = time.perf_counter()
     face, probe = _probe(args.query_image, embedder, args.aligned)
 

@@ -5,15 +5,20 @@ after the model file changed is refused; deleting the model asks first."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
 
 from inference.models import Gallery
 from jobs.models import Job
-from tests.live import wait_for
+from tests.live import ROOT, process_env, wait_for
 from training.models import TrainedModel
 
-from .helpers import PROBE, enrollment_photos, photo, register_model
+from .helpers import FACES, PROBE, enrollment_photos, photo, register_model
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +35,8 @@ def search(client, gallery_id: int, data: bytes, **extra):
                        {"image": SimpleUploadedFile("probe.jpg", data), **extra}, format="multipart")
 
 
-def test_it_enrolls_and_searches_with_a_trained_model_on_workers(worker, trained_backbone, alice, bob, alice_client,
-                                                                  bob_client, monkeypatch):
+def test_it_enrolls_and_searches_with_a_trained_model_on_workers(worker, server, trained_backbone, alice, bob,
+                                                                  alice_client, bob_client, monkeypatch, tmp_path):
     model = register_model(alice, trained_backbone)
     bobs = register_model(bob, trained_backbone, "bob's")
     card = model.card
@@ -96,6 +101,29 @@ def test_it_enrolls_and_searches_with_a_trained_model_on_workers(worker, trained
     default = search(alice_client, gallery_id, photo(PROBE[0])).json()
     assert default["threshold"] == calibration["threshold"]
     assert all(m["score"] >= default["threshold"] for m in default["matches"])
+
+    # -- the CLI's --server mode without --model: the key holder embeds, with the gallery's model
+    #    fetched from the registry, checked against the gallery's digest and cached
+    token = Token.objects.get(user=alice).key
+
+    def cli_search() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "run.py", "inference", "--server", server.url, "--gallery", "dp",
+             "--query_image", str(FACES / PROBE[0]), "--threshold", "-1", "--top_k", "4", "--json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=process_env() | {"PRIVFACE_VAR_DIR": str(tmp_path), "PRIVFACE_TOKEN": token})
+
+    first = cli_search()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "downloaded to" in first.stderr
+    remote = json.loads(first.stdout.strip().splitlines()[-1])
+    assert remote["mode"] == "server" and [m["identity"] for m in remote["matches"]] == [
+        m["identity"] for m in result["matches"]]
+    assert abs(remote["matches"][0]["score"] - result["matches"][0]["score"]) < 1e-3
+    cached = next((tmp_path / "models-cli").glob("*/backbone.keras"))
+    assert cached.read_bytes() == trained_backbone.read_bytes()
+    again = cli_search()
+    assert again.returncode == 0 and "downloaded" not in again.stderr  # from the cache
 
     # -- the model file is replaced: both search flows are refused, clearly
     with open(model.export_dir / "backbone.keras", "ab") as fh:

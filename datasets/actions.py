@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import actions as job_actions
+from jobs.models import Job, JobStatus
 from privface_core.errors import Conflict, TooLarge, UserError
 
 from .models import ROLE_BY_SUFFIX, Dataset, DatasetFile, DatasetStatus, bytes_reserved_by, clash_key
@@ -211,16 +212,35 @@ def finalize(dataset: Dataset):
     return job
 
 
-def set_status(dataset_id: int, status: str, *, error: str = "", summary: dict | None = None) -> None:
+def set_status(dataset_id: int, status: str, *, error: str = "") -> None:
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
         dataset.status = status
         dataset.error = error
-        if summary is not None:
-            dataset.summary = summary
-            dataset.layout = summary.get("layout", "")
-            dataset.images = summary.get("images", 0)
-            dataset.identities = summary.get("identities", 0)
+        dataset.save()
+
+
+def record_summary(dataset_id: int, summary: dict) -> None:
+    """What the extraction found; the dataset is ready when its job has succeeded (extraction_ended)."""
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+        dataset.summary = summary
+        dataset.layout = summary.get("layout", "")
+        dataset.images = summary.get("images", 0)
+        dataset.identities = summary.get("identities", 0)
+        dataset.save()
+
+
+def extraction_ended(job: Job) -> None:
+    """The one writer of an extraction's end, in the transaction that ends its job (also a
+    lost worker's or a cancel's): the dataset is ready with the summary its handler
+    recorded, or failed with the job's error."""
+    running = (DatasetStatus.VALIDATING, DatasetStatus.EXTRACTING)  # validating: cancelled before it ran
+    for dataset in Dataset.objects.select_for_update().filter(job_id=job.pk, status__in=running):
+        if job.status == JobStatus.SUCCEEDED:
+            dataset.status, dataset.error = DatasetStatus.READY, ""
+        else:
+            dataset.status, dataset.error = DatasetStatus.FAILED, job.error or f"extraction {job.status}"
         dataset.save()
 
 

@@ -15,6 +15,6 @@ class DatasetsConfig(AppConfig):
                 params_serializer="datasets.extraction.ExtractParams",
                 label="Dataset extraction",
                 user_creatable=False,
-                on_finish="datasets.extraction.on_job_finished",
+                on_finish="datasets.actions.extraction_ended",
             )
         )

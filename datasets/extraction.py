@@ -82,16 +82,6 @@ def run(ctx) -> dict:
                 ctx.progress(0.95, f"Extracting {upload.filename}")
                 summary["eval_sets"][upload.filename] = extract_bin_into(target, upload.path)
     except UserError as exc:
-        message = _public(str(exc), dataset)
-        actions.set_status(dataset.pk, DatasetStatus.FAILED, error=message)
-        raise UserError(message) from None
-    actions.set_status(dataset.pk, DatasetStatus.READY, summary=summary)
+        raise UserError(_public(str(exc), dataset)) from None  # the dataset fails with it (extraction_ended)
+    actions.record_summary(dataset.pk, summary)
     return {"dataset_id": dataset.pk, "images": summary.get("images", 0), "identities": summary.get("identities", 0)}
-
-
-def on_job_finished(job_id: int, status: str, error: str) -> None:
-    """A dataset whose extraction job ended without success (even by a lost worker) is failed."""
-    if status == "succeeded":
-        return
-    for dataset in Dataset.objects.filter(job_id=job_id).exclude(status=DatasetStatus.FAILED):
-        actions.set_status(dataset.pk, DatasetStatus.FAILED, error=error or f"extraction {status}")

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from jobs import actions as job_actions
+from jobs.models import Job, JobStatus
 from privface_core.errors import Conflict
 
 from .models import Gallery, GallerySource, GalleryStatus, SearchAudit
@@ -99,12 +100,12 @@ def add_photos(gallery: Gallery, photos: list[tuple[object, str]], *, aligned: b
     return job
 
 
-def finish_enrollment(gallery_id: int, store: str, *, identities: int, templates: int, photos: int,
-                      skipped: int, calibration: dict | None = None) -> Gallery:
+def store_enrollment(gallery_id: int, store: str, *, identities: int, templates: int, photos: int,
+                     skipped: int, calibration: dict | None = None) -> Gallery:
     """The job wrote a new version folder: switch to it and remove the old one on commit.
 
-    The only writer of an enrollment's success; its failure is written by ``enrollment_ended``
-    alone (the job kind's on_finish hook), never by the job's handler."""
+    The gallery stays enrolling: ``enrollment_ended`` (the job kind's on_finish hook) is
+    the one writer of its end, ready or failed, when the job ends."""
     with transaction.atomic():
         gallery = _locked(gallery_id)
         old = gallery.store
@@ -112,31 +113,34 @@ def finish_enrollment(gallery_id: int, store: str, *, identities: int, templates
         gallery.identities, gallery.templates = identities, templates
         gallery.photos += photos
         gallery.skipped += skipped
-        gallery.status = GalleryStatus.READY
-        gallery.error = ""
         gallery.calibration = calibration or {}
-        _save(gallery, "store", "identities", "templates", "photos", "skipped", "status", "error", "calibration")
+        _save(gallery, "store", "identities", "templates", "photos", "skipped", "calibration")
         if old and old != store:
             folder = gallery.storage_dir / old
             transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
     return gallery
 
 
-def enrollment_ended(job_id: int, status: str, error: str, batch: str = "") -> None:
-    """Runs in the transaction that ends an enrollment job (jobs.kinds on_finish).
+def enrollment_ended(job: Job) -> None:
+    """The one writer of an enrollment's end, in the transaction that ends its job
+    (jobs.kinds on_finish, also for a lost worker or a cancel).
 
-    Failed, cancelled or lost: a gallery that still has its earlier templates stays
-    ready (and says what went wrong), one without any is failed. The uploaded photos
-    of the batch are removed either way.
+    Succeeded: the gallery is ready with the templates its handler stored. Failed,
+    cancelled or lost: a gallery that still has its earlier templates stays ready (and
+    says what went wrong), one without any is failed. The uploaded photos of the batch
+    are removed on commit either way.
     """
-    for gallery in Gallery.objects.select_for_update().filter(job_id=job_id):
+    batch = job.params.get("batch", "")
+    for gallery in Gallery.objects.select_for_update().filter(job_id=job.pk):
         if batch:
             folder = gallery.incoming_dir / batch
             transaction.on_commit(lambda folder=folder: shutil.rmtree(folder, ignore_errors=True))
-        if status == "succeeded" or gallery.status != GalleryStatus.ENROLLING:
+        if gallery.status != GalleryStatus.ENROLLING:
             continue
-        message = error or f"enrollment {status}"
-        if gallery.store:
+        message = job.error or f"enrollment {job.status}"
+        if job.status == JobStatus.SUCCEEDED:
+            gallery.status, gallery.error = GalleryStatus.READY, ""
+        elif gallery.store:
             gallery.status = GalleryStatus.READY
             gallery.error = f"the last enrollment did not finish ({message}); the gallery keeps its earlier templates"
         else:

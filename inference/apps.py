@@ -15,6 +15,6 @@ class InferenceConfig(AppConfig):
                 params_serializer="inference.enrollment.EnrollParams",
                 label="Gallery enrollment",
                 user_creatable=False,
-                on_finish="inference.enrollment.on_job_finished",
+                on_finish="inference.actions.enrollment_ended",
             )
         )

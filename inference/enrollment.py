@@ -13,7 +13,6 @@ from rest_framework import serializers
 
 from inference.engine.calibration import rates
 from inference.engine.enroll import Enrollment, Skip, check_label, folder_identities, labelled_identities
-from jobs.models import Job
 from privface_core.errors import UserError
 
 from . import actions
@@ -186,8 +185,8 @@ def run(ctx) -> dict:
         store.write(data, thumbs)
         samples, sample_labels, background = enrollment.calibration_samples()
         store.write_calibration(samples, sample_labels, background, scores.to_arrays())
-        actions.finish_enrollment(gallery.pk, store_name, identities=len(data.identities), templates=len(data),
-                                  photos=enrollment.enrolled, skipped=len(skips), calibration=calibrated)
+        actions.store_enrollment(gallery.pk, store_name, identities=len(data.identities), templates=len(data),
+                                 photos=enrollment.enrolled, skipped=len(skips), calibration=calibrated)
     except Gallery.DoesNotExist:
         shutil.rmtree(gallery_dir(gallery.pk), ignore_errors=True)
         raise UserError("the gallery was deleted during enrollment") from None
@@ -205,8 +204,3 @@ def run(ctx) -> dict:
         "skipped_photos": [{"photo": s.name, "reason": s.reason} for s in skips[:MAX_SKIP_EVENTS]],
         "calibration": calibrated,
     }
-
-
-def on_job_finished(job_id: int, status: str, error: str) -> None:
-    batch = Job.objects.filter(pk=job_id).values_list("params", flat=True).first() or {}
-    actions.enrollment_ended(job_id, status, error, batch=batch.get("batch", ""))

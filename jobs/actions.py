@@ -45,7 +45,7 @@ def _set_status(job: Job, status: str, *, error: str = "", message: str = "", re
     kind = kinds.get(job.kind)
     if job.is_terminal and kind is not None and kind.on_finish:
         # In the same transaction: whoever sees the job's final event sees the owner updated.
-        import_string(kind.on_finish)(job.pk, status, job.error)
+        import_string(kind.on_finish)(job)
 
 
 def create_job(owner, kind: str, params: dict) -> Job:

@@ -20,8 +20,10 @@ class JobKind:
     user_creatable: bool = True
     # Only staff may create it through the API (diagnostics such as selftest).
     staff_only: bool = False
-    # Dotted path to ``def hook(job_id, status, error)``, called inside the transaction that
-    # ends a job of this kind (also when the reaper fails it): lets the owning object follow.
+    # Dotted path to ``def hook(job: Job)``, called inside the transaction that ends a job of
+    # this kind (also when the reaper fails it or it is cancelled before it ran): the one
+    # writer of the owning object's end state, which so changes with the job's. Files it
+    # removes go on commit.
     on_finish: str = ""
 
 

@@ -207,9 +207,34 @@ def _warm_compute() -> None:
         logging.getLogger(__name__).warning("could not warm the compute process", exc_info=True)
 
 
+def _adopt_in_its_family() -> None:
+    """`--fd N` adopts the inherited socket as IPv4 whatever it is (the fd endpoint parsers
+    of Twisted and Daphne default the family to AF_INET): adopt it in its own family, so
+    `run.py webapp --host ::` serves IPv6 from several processes too."""
+    import importlib
+    import socket
+
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint
+
+    def parse(self, reactor, fileno, domain=None):
+        fileno = int(fileno)
+        if domain is None or isinstance(domain, str):
+            probe = socket.socket(fileno=fileno)  # reads the family of the descriptor
+            domain = probe.family
+            probe.detach()
+        return AdoptedStreamServerEndpoint(reactor, fileno, domain)
+
+    for name in ("twisted.plugins.fd_endpoint", "daphne.twisted.plugins.fd_endpoint"):
+        try:
+            importlib.import_module(name)._FDParser._parseServer = parse
+        except (ImportError, AttributeError):
+            pass
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privface_site.settings")
     daphne.server.HTTPFactory = GuardedHTTPFactory  # Server.run builds its factory by this name
+    _adopt_in_its_family()
     threading.Thread(target=_warm_compute, name="warm-compute", daemon=True).start()
     BigBufferCLI().run(argv)
 

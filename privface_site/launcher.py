@@ -113,14 +113,14 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket every web process accepts on (inherited by the children).
-    IPv4 only: Daphne adopts an inherited socket as AF_INET."""
-    if ":" in host:
-        raise UserError(f"--host {host}: give an IPv4 address (0.0.0.0 for every interface)")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """The listening socket every web process accepts on (inherited by the children):
+    IPv6 when the host is an IPv6 address (``::`` for every interface, ``::1``)."""
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host.strip("[]"), port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
@@ -171,7 +171,8 @@ def run_webapp(args: argparse.Namespace) -> int:
         ]))
     procs.extend(start_web_processes(sock, web_processes, proxy_headers=args.proxy_headers))
     sock.close()  # the children hold it
-    print(f"PrivFace on http://{args.host}:{args.port}/ ({web_processes} web processes; Ctrl-C stops everything)",
+    shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
+    print(f"PrivFace on http://{shown}:{args.port}/ ({web_processes} web processes; Ctrl-C stops everything)",
           flush=True)
 
     stopping = False

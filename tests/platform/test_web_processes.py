@@ -55,6 +55,36 @@ def test_webapp_runs_several_web_processes_on_one_port(transactional_db, purged_
     assert leftovers == []
 
 
+def test_webapp_serves_ipv6_with_several_web_processes(transactional_db, purged_queues):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "run.py", "webapp", "--host", "::1", "--port", str(port), "--no-worker",
+                             "--web-processes", "2"],
+                            cwd=ROOT, env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    url = f"http://[::1]:{port}/api/auth/csrf/"
+    try:
+        def up():
+            try:
+                return requests.get(url, timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        try:
+            wait_for(up, 90, "webapp up on ::1", interval=0.5)
+        except TimeoutError:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(proc.communicate(timeout=10)[0][-3000:]) from None
+        assert len(daphne_children(proc.pid)) == 2
+        assert all(requests.get(url, timeout=5).status_code == 200 for _ in range(10))
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, output
+    assert f"PrivFace on http://[::1]:{port}/ (2 web processes;" in output
+
+
 def test_webapp_explains_a_port_in_use(transactional_db):
     import socket
 

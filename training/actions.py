@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +14,8 @@ from jobs import actions as job_actions
 from privface_core.errors import Conflict, UserError
 
 from .models import PrivacySpend, TrainedModel
+
+logger = logging.getLogger(__name__)
 
 
 def build_config(dataset: Dataset, overrides: dict):
@@ -61,11 +64,19 @@ def register_model(job, dataset: Dataset | None, name: str, card: dict) -> Train
 def register_export(job, dataset: Dataset | None, name: str, card: dict, export_dir: Path) -> TrainedModel:
     """Move a run's ``export/`` into the registry and record the model, as one step: the files
     move inside the transaction, so a failed move leaves no row, and a failed commit moves
-    them back. Centralized and federated runs both register through here."""
+    them back. Centralized and federated runs both register through here.
+
+    First ``backbone.onnx`` is written into the folder (the browser's embedder; the card's
+    ``onnx`` and the row's ``onnx_sha256`` name it)."""
+    card = dict(card)
+    onnx_sha256 = _export_onnx(Path(export_dir), card)
     moved: Path | None = None
     try:
         with transaction.atomic():
             model = register_model(job, dataset, name, card)
+            if onnx_sha256:
+                model.onnx_sha256 = onnx_sha256
+                model.save(update_fields=["onnx_sha256"])
             target = model.export_dir
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(export_dir, target)
@@ -75,6 +86,24 @@ def register_export(job, dataset: Dataset | None, name: str, card: dict, export_
         if moved is not None and moved.exists() and not Path(export_dir).exists():
             os.replace(moved, export_dir)
         raise
+
+
+def _export_onnx(export_dir: Path, card: dict) -> str:
+    """Write ``backbone.onnx`` beside the exported backbone; its sha256, or "" when it cannot
+    be made. A failure keeps the model all the same (its privacy is spent; the server-side
+    embedder needs only the Keras file) and the card's ``onnx.error`` says why."""
+    from training.engine.export import BACKBONE_FILE
+    from training.engine.onnx_export import export_onnx
+
+    try:
+        exported = export_onnx(export_dir / BACKBONE_FILE)
+    except Exception as exc:  # noqa: BLE001 - any failure here must not lose a trained model
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        logger.warning("no ONNX export for %s: %s", export_dir, detail)
+        card["onnx"] = {"error": detail}
+        return ""
+    card["onnx"] = exported.to_card()
+    return exported.sha256
 
 
 def delete_model(model: TrainedModel, *, delete_galleries: bool = False) -> list[str]:

@@ -25,6 +25,9 @@ class TrainedModel(models.Model):
     accountant = models.CharField(max_length=8, blank=True, default="")
     verification_accuracy = models.FloatField(null=True, blank=True)
     mia_auc = models.FloatField(null=True, blank=True)
+    # The backbone as ONNX, for the browser's embedder: what a client checks the download against.
+    onnx_sha256 = models.CharField(max_length=64, blank=True, default="",
+                                   help_text="sha256 of backbone.onnx; empty when the model has no ONNX export")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = OwnedQuerySet.as_manager()
@@ -38,6 +41,10 @@ class TrainedModel(models.Model):
     @property
     def export_dir(self) -> Path:
         return Path(settings.DATA_ROOT) / "models" / str(self.pk)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.export_dir / "backbone.onnx"
 
 
 class PrivacySpend(models.Model):

@@ -1,5 +1,7 @@
 import math
 
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from privface_core.errors import UserError
@@ -102,17 +104,26 @@ def check_against_dataset(config, dataset) -> None:
                         f" got {config.batch_size}")
 
 
+class OnnxExportSerializer(serializers.Serializer):
+    """The backbone as ONNX for the browser's embedder: fetch ``url``, check ``sha256``, cache by it."""
+
+    sha256 = serializers.CharField()
+    url = serializers.CharField()
+    bytes = serializers.IntegerField(allow_null=True)
+
+
 class TrainedModelSerializer(serializers.ModelSerializer):
     # For the gallery form: whether the backbone can embed, the DP unit, and who uses it.
     ready = serializers.SerializerMethodField()
     dp_unit = serializers.SerializerMethodField()
     galleries = serializers.SerializerMethodField()
+    onnx = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainedModel
         fields = [
             "id", "name", "dataset", "job", "private", "epsilon", "delta", "accountant",
-            "verification_accuracy", "mia_auc", "created_at", "ready", "dp_unit", "galleries",
+            "verification_accuracy", "mia_auc", "created_at", "ready", "dp_unit", "galleries", "onnx",
         ]
         read_only_fields = fields
 
@@ -125,6 +136,13 @@ class TrainedModelSerializer(serializers.ModelSerializer):
 
     def get_galleries(self, model: TrainedModel) -> list[dict]:
         return [{"id": pk, "name": name} for pk, name in model.galleries.values_list("pk", "name")]
+
+    @extend_schema_field(OnnxExportSerializer(allow_null=True))
+    def get_onnx(self, model: TrainedModel) -> dict | None:
+        if not model.onnx_sha256:
+            return None
+        size = ((model.card or {}).get("onnx") or {}).get("bytes")
+        return {"sha256": model.onnx_sha256, "url": reverse("model-onnx", args=[model.pk]), "bytes": size}
 
 
 class TrainedModelDetailSerializer(TrainedModelSerializer):

@@ -112,3 +112,17 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                     archive.write(path, path.relative_to(model.export_dir))
         buffer.seek(0)
         return FileResponse(buffer, as_attachment=True, filename=f"privface-model-{model.pk}.zip")
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def onnx(self, request: Request, pk: str | None = None):
+        """The backbone as ONNX (uint8 RGB crop in, raw embedding out), for the browser's
+        embedder; ``X-Content-SHA256`` and the ETag are the digest the model lists."""
+        model = self.get_object()
+        if not model.onnx_sha256 or not model.onnx_path.is_file():
+            raise Http404
+        response = FileResponse(model.onnx_path.open("rb"), content_type="application/octet-stream",
+                                as_attachment=True, filename=f"privface-model-{model.pk}.onnx")
+        response["X-Content-SHA256"] = model.onnx_sha256
+        response["ETag"] = f'"{model.onnx_sha256}"'
+        return response

@@ -1,0 +1,243 @@
+"""Face detection, 68 landmarks and ArcFace alignment that the browser reproduces exactly.
+
+The same two ONNX files (face_models/, converted from face-api's TF.js weights) run in
+onnxruntime here and in onnxruntime-web in the browser; everything around them is plain
+arithmetic written identically here and in ``frontend/src/private/faces.ts``:
+
+1. ``warp_affine``: one bilinear resampler for every resize and the final crop (pixel
+   centres at integers, as cv2; black outside the photo; k x k supersampling when the
+   warp shrinks more than 2x). It replaces cv2 so that both sides compute the same sums
+   in the same order in float64.
+2. Detector input: the photo at the top-left of a black square, resized to 416
+   (face-api's ``padToSquare`` + resize); ``decode_grid`` turns the 13x13x5 anchors into
+   boxes (sigmoid / exp, face-api's anchors), ``nms`` keeps the best (IoU 0.4).
+3. The largest box, centred in a square and resized to 112, gives 68 landmarks; their
+   eye-contour centroids, nose tip (30) and mouth corners (48, 54) are ArcFace's five points.
+4. ``face_align.similarity_transform`` onto ``PORTABLE_TARGETS`` and ``warp_affine`` to the
+   112x112 crop, rounded ``floor(v + 0.5)``.
+
+onnxruntime is imported lazily and each model is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.engine.face_align import CROP_SIZE, similarity_transform
+
+MODELS = Path(__file__).resolve().parent / "face_models"
+DETECTOR_SIZE = 416
+LANDMARK_SIZE = 112
+SCORE_THRESHOLD = 0.5  # face-api's TinyFaceDetectorOptions default
+IOU_THRESHOLD = 0.4  # src/tinyFaceDetector/const.ts
+ANCHORS = ((1.603231, 2.094468), (6.041143, 7.080126), (2.882459, 3.518061),
+           (4.266906, 5.178857), (9.041765, 10.66308))
+
+# Where face-api's five points land in the 112 crop when a face is aligned as the server's
+# dlib path aligns it (face_align.DLIB_TARGETS, itself calibrated on ArcFace's points from
+# dlib's 68): face-api's model puts the mouth corners ~2.5 px higher and wider and the nose
+# tip ~2 px lower than dlib's 68-point model does, so ArcFace's template itself would give a
+# differently framed crop. Mean over the 48 labelled fixture photos (insightface's
+# arcface_dst + the mean offset), rounded to 0.1 px; per-photo spread 0.7 px (eyes) to
+# 2.5 px (mouth). See docs/browser-search.md.
+PORTABLE_TARGETS = np.array(
+    [[36.8, 51.3], [73.4, 51.6], [54.5, 73.9], [39.1, 89.6], [71.9, 89.9]], dtype=np.float64
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PortableFace:
+    """One aligned face and how it was found (photo coordinates, pixel centres at integers)."""
+
+    crop: np.ndarray  # (112, 112, 3) uint8 RGB in the ArcFace template
+    points5: np.ndarray  # (5, 2): left eye, right eye (image sides), nose tip, mouth left, right
+    landmarks: np.ndarray  # (68, 2)
+    transform: np.ndarray  # (2, 3) photo -> crop
+    box: tuple[float, float, float, float]  # left, top, right, bottom
+    score: float
+    n_faces: int
+
+
+@functools.cache
+def _session(name: str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # a few ms per photo; workers already run in parallel
+    return ort.InferenceSession(str(MODELS / name), options, providers=["CPUExecutionProvider"])
+
+
+def _inverse(matrix: np.ndarray) -> tuple[float, float, float, float, float, float]:
+    """The inverse of a 2x3 affine matrix, spelled out as faces.ts does (no LAPACK)."""
+    a, b, c = (float(v) for v in matrix[0])
+    d, e, f = (float(v) for v in matrix[1])
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f)
+
+
+def supersampling(matrix: np.ndarray) -> int:
+    """Samples per axis per output pixel: 1 unless the warp shrinks more than 2x."""
+    a, b = float(matrix[0][0]), float(matrix[0][1])
+    d, e = float(matrix[1][0]), float(matrix[1][1])
+    scale = math.sqrt(abs(a * e - b * d))
+    return max(1, math.ceil(0.5 / scale - 1e-9))
+
+
+def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(height, width, 3) float64: output pixel (x, y) samples the photo at matrix^-1 (x, y)."""
+    src = np.asarray(image, dtype=np.float64)
+    h, w = src.shape[:2]
+    ia, ib, ic, id_, ie, if_ = _inverse(np.asarray(matrix, dtype=np.float64))
+    k = supersampling(matrix)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.zeros((height, width, 3))
+    for sy in range(k):
+        oy = (sy + 0.5) / k - 0.5
+        for sx in range(k):
+            ox = (sx + 0.5) / k - 0.5
+            px, py = xs + ox, ys + oy
+            u = ia * px + ib * py + ic
+            v = id_ * px + ie * py + if_
+            x0, y0 = np.floor(u), np.floor(v)
+            fx, fy = u - x0, v - y0
+            x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+            acc = np.zeros((height, width, 3))
+            for dy, wy in ((0, 1.0 - fy), (1, fy)):
+                for dx, wx in ((0, 1.0 - fx), (1, fx)):
+                    xi, yi = x0 + dx, y0 + dy
+                    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+                    pixel = src[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)] * inside[..., None]
+                    acc = acc + pixel * (wy * wx)[..., None]
+            out = out + acc
+    return out / (k * k)
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(values + 0.5), 0, 255).astype(np.uint8)
+
+
+def square_transform(left: float, top: float, side: float, size: int) -> np.ndarray:
+    """Maps the square [left, left + side) x [top, top + side) (pixel edges) onto size x size."""
+    s = size / side
+    return np.array([[s, 0.0, (0.5 - left) * s - 0.5], [0.0, s, (0.5 - top) * s - 0.5]])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decode_grid(grid: np.ndarray, side: float, score_threshold: float = SCORE_THRESHOLD):
+    """Detector output (cells, cells, 25) -> (boxes (N, 4) left, top, right, bottom in photo
+    coordinates, scores (N,)), in cell-row, cell-column, anchor order (face-api's extractBoxes)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    cells = grid.shape[0]
+    grid = grid.reshape(cells, cells, len(ANCHORS), 5)
+    scores = _sigmoid(grid[..., 4])
+    rows, cols, anchors = np.nonzero(scores > score_threshold)
+    t = grid[rows, cols, anchors]
+    anchor = np.array(ANCHORS)[anchors]
+    cx = (cols + _sigmoid(t[:, 0])) / cells
+    cy = (rows + _sigmoid(t[:, 1])) / cells
+    bw = np.exp(t[:, 2]) * anchor[:, 0] / cells
+    bh = np.exp(t[:, 3]) * anchor[:, 1] / cells
+    left, top = cx - bw / 2, cy - bh / 2
+    # Relative to the padded square; edge coordinates -> pixel-centre coordinates.
+    boxes = np.stack([left, top, left + bw, top + bh], axis=1) * side - 0.5
+    return boxes, scores[rows, cols, anchors]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return float(inter / (area_a + area_b - inter))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = IOU_THRESHOLD) -> list[int]:
+    """Greedy non-maximum suppression: indices kept, best score first (ties: lower index first)."""
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    keep: list[int] = []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [i for i in order if iou(boxes[best], boxes[i]) <= iou_threshold]
+    return keep
+
+
+def detect(image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+    """(box, score) of every face, largest box first (ties: higher score first)."""
+    image = _rgb(image)
+    side = float(max(image.shape[:2]))
+    pixels = warp_affine(image, square_transform(0.0, 0.0, side, DETECTOR_SIZE), DETECTOR_SIZE, DETECTOR_SIZE)
+    grid = _session("tiny_face_detector.onnx").run(None, {"image": pixels[None].astype(np.float32)})[0][0]
+    boxes, scores = decode_grid(grid, side)
+    kept = nms(boxes, scores)
+    kept.sort(key=lambda i: -float((boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1])))
+    return [(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in kept]
+
+
+def landmark_square(box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """(left, top, side) in pixel-edge coordinates: the box centred in a square (face-api pads the
+    face crop to a square, centred)."""
+    left, top, right, bottom = box
+    side = max(right - left, bottom - top)
+    cx, cy = (left + right) / 2 + 0.5, (top + bottom) / 2 + 0.5
+    return cx - side / 2, cy - side / 2, side
+
+
+def landmarks68(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """(68, 2) landmarks in photo pixel-centre coordinates."""
+    left, top, side = landmark_square(box)
+    pixels = warp_affine(image, square_transform(left, top, side, LANDMARK_SIZE), LANDMARK_SIZE, LANDMARK_SIZE)
+    rel = _session("face_landmark_68.onnx").run(None, {"image": pixels[None].astype(np.float32)})[0][0]
+    rel = rel.astype(np.float64).reshape(68, 2)
+    return np.stack([left + rel[:, 0] * side - 0.5, top + rel[:, 1] * side - 0.5], axis=1)
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """ArcFace's five points from the 68: eye-contour centroids (36-41, 42-47), nose tip 30,
+    mouth corners 48 and 54. Sums run in index order, as in faces.ts."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+
+    def centroid(lo: int, hi: int) -> list[float]:
+        sx = sy = 0.0
+        for i in range(lo, hi):
+            sx += float(lm[i, 0])
+            sy += float(lm[i, 1])
+        return [sx / (hi - lo), sy / (hi - lo)]
+
+    return np.array([centroid(36, 42), centroid(42, 48), list(lm[30]), list(lm[48]), list(lm[54])])
+
+
+def align(image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(crop (112, 112, 3) uint8, transform (2, 3)) for the five points."""
+    matrix = similarity_transform(points5, PORTABLE_TARGETS)
+    return to_uint8(warp_affine(image, matrix, CROP_SIZE, CROP_SIZE)), matrix
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+    return image
+
+
+def align_face(image: np.ndarray) -> PortableFace | None:
+    """The largest face in an RGB photo, aligned; None when the detector finds none."""
+    image = _rgb(image)
+    found = detect(image)
+    if not found:
+        return None
+    box, score = found[0]
+    landmarks = landmarks68(image, box)
+    points = five_points(landmarks)
+    crop, matrix = align(image, points)
+    return PortableFace(crop, points, landmarks, matrix, box, score, len(found))

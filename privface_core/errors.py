@@ -28,3 +28,12 @@ class QuotaExceeded(UserError):
     """Too much at once for one user (HTTP 429)."""
 
     http_status = 429
+
+
+class ConfigError(UserError):
+    """A bad value of a named parameter. ``field`` is the config field, which is also the
+    CLI flag (``--field``) and the API field (``{"field": ["message"]}``)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"--{name} {message}")
+        self.field = name

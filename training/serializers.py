@@ -5,14 +5,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from privface_core.errors import UserError
+from training.engine import dp_params
 
 from .models import PrivacySpend, TrainedModel
-
-# Bounds of a privacy estimate: CASIA-WebFace has 0.5 M images, WebFace260M 260 M.
-MAX_EXAMPLES = 1_000_000_000
-MAX_BATCH_SIZE = 65536
-MAX_EPOCHS = 1000
-MAX_STEPS = 10_000_000
 
 # What a client may set in a training run's config; everything else is the server's
 # (data paths, devices, threads, evaluation sizes) or unknown. An allow-list: a new
@@ -26,36 +21,34 @@ USER_CONFIG_FIELDS = frozenset({
 
 
 class PrivacyQuerySerializer(serializers.Serializer):
+    """Types here; the values are checked by dp_params, as for the CLI and the configs, within
+    the web's bounds (dp_params.ESTIMATE_BOUNDS)."""
+
     # Either num_examples, or a dataset: then N is what training on it will use (the images
     # left after the per-identity hold-out), so the estimate equals the ε later spent.
-    num_examples = serializers.IntegerField(min_value=1, max_value=MAX_EXAMPLES, required=False)
+    num_examples = serializers.IntegerField(required=False)
     dataset = serializers.IntegerField(min_value=1, max_value=(1 << 63) - 1, required=False)
     holdout_fraction = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
-    batch_size = serializers.IntegerField(min_value=1, max_value=MAX_BATCH_SIZE)
-    epochs = serializers.FloatField(min_value=0.001, max_value=MAX_EPOCHS)
-    delta = serializers.FloatField(min_value=0, max_value=1)
-    noise_multiplier = serializers.FloatField(min_value=0, max_value=1000, required=False)
-    target_epsilon = serializers.FloatField(min_value=0.001, max_value=1000, required=False)
-    accountant = serializers.ChoiceField(choices=["rdp", "pld"], default="rdp")
+    batch_size = serializers.IntegerField()
+    epochs = serializers.FloatField()
+    delta = serializers.FloatField()
+    noise_multiplier = serializers.FloatField(required=False)
+    target_epsilon = serializers.FloatField(required=False)
+    accountant = serializers.ChoiceField(choices=dp_params.ACCOUNTANTS, default="rdp")
 
     def validate(self, attrs: dict) -> dict:
         if ("num_examples" in attrs) == ("dataset" in attrs):
             raise serializers.ValidationError({"num_examples": ["give num_examples or dataset"]})
         if "dataset" in attrs:
             attrs["num_examples"] = self._examples_of(attrs["dataset"], attrs["holdout_fraction"])
-        if ("noise_multiplier" in attrs) == ("target_epsilon" in attrs):
-            raise serializers.ValidationError({"noise_multiplier": ["give noise_multiplier or target_epsilon"]})
-        if attrs["num_examples"] < 1:
-            raise serializers.ValidationError({"dataset": ["has no images to train on"]})
-        if attrs["batch_size"] > attrs["num_examples"]:
-            raise serializers.ValidationError({"batch_size": ["must not exceed num_examples"]})
-        if not 0 < attrs["delta"] < 1:
-            raise serializers.ValidationError({"delta": ["must be between 0 and 1 (exclusive)"]})
-        steps = math.ceil(attrs["epochs"] * attrs["num_examples"] / attrs["batch_size"])
-        if steps > MAX_STEPS:
-            raise serializers.ValidationError({"epochs": [
-                f"{steps:,} training steps (epochs x num_examples / batch_size);"
-                f" at most {MAX_STEPS:,} can be estimated"]})
+            if attrs["num_examples"] < 1:
+                raise serializers.ValidationError({"dataset": ["has no images to train on"]})
+        try:
+            dp_params.check_estimate(attrs["num_examples"], attrs["batch_size"], attrs["epochs"], attrs["delta"],
+                                     attrs["accountant"], attrs.get("noise_multiplier"), attrs.get("target_epsilon"),
+                                     bounds=dp_params.ESTIMATE_BOUNDS)
+        except dp_params.PlanError as err:
+            raise serializers.ValidationError({err.field: [str(err)]}) from None
         return attrs
 
     def _examples_of(self, dataset_id: int, fraction: float) -> int:

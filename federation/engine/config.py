@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from privface_core.errors import UserError
-from training.engine.config import ACCOUNTANTS, BACKBONES, HEADS, OPTIMIZERS, ConfigError, _choice, _number
+from training.engine import dp_params
+from training.engine.config import BACKBONES, HEADS, OPTIMIZERS, ConfigError, _choice, _number
 
 PARTITIONS = ("by_identity", "iid", "dirichlet")
 HEAD_POLICIES = ("private", "shared")
@@ -24,6 +25,8 @@ MAX_ROUNDS = 1000
 MAX_LOCAL_EPOCHS = 100
 MAX_EMBEDDING = 2048
 MAX_IMAGE_SIZE = 224
+# The privacy parameters' bounds; dp_params checks them as for centralized training.
+PRIVACY_BOUNDS = dp_params.Bounds(noise_multiplier=dp_params.MAX_NOISE_MULTIPLIER, target_epsilon=1e6)
 # --use_dp alone: sample-level DP-SGD with this noise (a common DP-SGD choice: eps of a few at N~1e4).
 DEFAULT_NOISE = 1.0
 
@@ -130,7 +133,6 @@ class FederatedConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("partition", self.partition, PARTITIONS)
         _choice("head", self.head, HEAD_POLICIES)
-        _choice("accountant", self.accountant, ACCOUNTANTS)
         _choice("clipping", self.clipping, CLIENT_CLIPPING)
         if self.dp_level is not None:
             _choice("dp_level", self.dp_level, DP_LEVELS)
@@ -156,11 +158,8 @@ class FederatedConfig:
         _number("round_timeout", self.round_timeout, 1, 7 * 86400, "between 1 and 604800 seconds")
         _number("client_cpus", self.client_cpus, 0, 64, "a positive number of CPUs", strict_low=True)
         _number("l2_norm_clip", self.l2_norm_clip, 0, 1e6, "a positive number", strict_low=True)
-        _number("delta", self.delta, 0, 1, "between 0 and 1 (exclusive)", strict_low=True, strict_high=True)
-        if self.noise_multiplier is not None:
-            _number("noise_multiplier", self.noise_multiplier, 0, 1e4, "a number between 0 and 10000")
-        if self.target_epsilon is not None:
-            _number("target_epsilon", self.target_epsilon, 0, 1e6, "a positive number", strict_low=True)
+        dp_params.check(delta=self.delta, noise_multiplier=self.noise_multiplier, target_epsilon=self.target_epsilon,
+                        accountant=self.accountant, bounds=PRIVACY_BOUNDS)
         if self.level == "none" and (self.noise_multiplier is not None or self.target_epsilon is not None):
             name = "noise_multiplier" if self.noise_multiplier is not None else "target_epsilon"
             raise ConfigError(name, "only applies with --use_dp or --dp_level sample|client")

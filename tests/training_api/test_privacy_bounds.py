@@ -73,3 +73,46 @@ def test_the_estimate_does_not_run_in_the_web_process(alice_client, monkeypatch)
 
     monkeypatch.undo()
     assert compute.run(os.getpid, timeout=30) != os.getpid()
+
+
+
+def _messages(alice_client, field: str, change: dict) -> dict[str, str]:
+    """The message for one bad value from every place that checks it (issue #12: one validation)."""
+    import argparse
+
+    from federation.engine.config import FederatedConfig
+    from privface_core.errors import UserError
+    from training.engine.config import TrainConfig
+    from training.engine.privacy_cli import add_privacy_arguments, run_privacy
+
+    query = {**BASE, **change}
+    messages = {"api": alice_client.post("/api/privacy/", query, format="json").json()[field][0]}
+    parser = argparse.ArgumentParser()
+    add_privacy_arguments(parser)
+    with pytest.raises(UserError) as cli:
+        run_privacy(parser.parse_args([f"--{name}={value}" for name, value in query.items()]))
+    messages["cli"] = str(cli.value)
+    with pytest.raises(accounting.PlanError) as estimate:
+        accounting.estimate(query["num_examples"], query["batch_size"], query["epochs"], query["delta"], "rdp",
+                            query["noise_multiplier"])
+    messages["estimate"] = str(estimate.value)
+    if field == "delta":  # the configs have no num_examples: that is the data's
+        configs = {"training config": TrainConfig(dataset_path="d", use_dp=True, noise_multiplier=1.0, **change),
+                   "federated config": FederatedConfig(data_dir="d", num_clients=2, use_dp=True, **change)}
+        for name, config in configs.items():
+            with pytest.raises(UserError) as err:
+                config.validate()
+            assert err.value.field == field
+            messages[name] = str(err.value)
+    return messages
+
+
+@pytest.mark.parametrize("field, change, expected", [
+    ("delta", {"delta": 1.5}, "--delta must be between 0 and 1 (exclusive), got 1.5"),
+    ("batch_size", {"num_examples": 100, "batch_size": 200},
+     "--batch_size must not exceed num_examples (100), got 200"),
+])
+def test_a_bad_value_gets_one_message_everywhere(alice_client, field, change, expected):
+    messages = _messages(alice_client, field, change)
+    assert set(messages.values()) == {expected}, messages
+    assert len(messages) == (5 if field == "delta" else 3)

@@ -19,13 +19,13 @@ import dp_accounting
 from dp_accounting.pld import PLDAccountant
 from dp_accounting.rdp import RdpAccountant
 
-ACCOUNTANTS = ("rdp", "pld")
+from training.engine import dp_params
+from training.engine.dp_params import ACCOUNTANTS, MAX_NOISE_MULTIPLIER, PlanError  # noqa: F401 - re-exported
+
 # tensorflow-privacy's compute_dp_sgd_privacy orders, so our RDP epsilons match its reports.
 RDP_ORDERS: tuple[float, ...] = tuple([1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)))
 # Calibration lands on an epsilon in [(1 - tol) * target, target]: never above the target.
 CALIBRATION_TOLERANCE = 0.01
-# No sensible training needs more noise than this; above it we stop searching.
-MAX_NOISE_MULTIPLIER = 1e4
 
 
 def _drop_excluded_order_warnings(record: logging.LogRecord) -> bool:
@@ -47,11 +47,6 @@ class UnreliableEpsilon(ValueError):
     would answer an epsilon of zero. We refuse rather than report less than a valid bound."""
 
 
-def _check_accountant(name: str) -> None:
-    if name not in ACCOUNTANTS:
-        raise ValueError(f"accountant must be one of {', '.join(ACCOUNTANTS)}, got {name!r}")
-
-
 def dp_sgd_event(noise_multiplier: float, sample_rate: float, steps: int) -> dp_accounting.DpEvent:
     """The DpEvent of ``steps`` DP-SGD steps with Poisson sampling at rate ``sample_rate``."""
     if noise_multiplier == 0:
@@ -70,7 +65,7 @@ class PrivacyAccountant:
     """
 
     def __init__(self, accountant: str = "rdp") -> None:
-        _check_accountant(accountant)
+        dp_params.check(accountant=accountant)
         self.mechanism = accountant
         self.history: list[tuple[float, float, int]] = []  # (noise_multiplier, sample_rate, steps)
 
@@ -103,8 +98,7 @@ class PrivacyAccountant:
 
     def get_epsilon(self, delta: float) -> float:
         """A valid upper bound on epsilon, or UnreliableEpsilon: never a value below one."""
-        if not 0 < delta < 1:
-            raise ValueError(f"delta must be in (0, 1), got {delta}")
+        dp_params.check(delta=delta)
         acc = self._composed()
         rdp = getattr(acc, "_rdp", None)
         if isinstance(acc, RdpAccountant) and rdp is not None and any(value < 0 for value in rdp):
@@ -133,12 +127,7 @@ class TrainingPlan:
     epochs: float
 
     def __post_init__(self) -> None:
-        if self.num_examples < 1:
-            raise ValueError(f"num_examples must be >= 1, got {self.num_examples}")
-        if not 1 <= self.batch_size <= self.num_examples:
-            raise ValueError(f"batch_size must be in [1, num_examples], got {self.batch_size}")
-        if not self.epochs > 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        dp_params.check(num_examples=self.num_examples, batch_size=self.batch_size, epochs=self.epochs)
 
     @property
     def sample_rate(self) -> float:
@@ -147,8 +136,7 @@ class TrainingPlan:
 
     @property
     def steps(self) -> int:
-        # As tensorflow-privacy counts: ceil(epochs * N / B) steps.
-        return math.ceil(self.epochs * self.num_examples / self.batch_size)
+        return dp_params.steps_of(self.num_examples, self.batch_size, self.epochs)
 
 
 def compute_epsilon(
@@ -161,8 +149,7 @@ def compute_epsilon(
 ) -> float:
     """Epsilon after ``epochs`` of DP-SGD on ``num_examples`` with expected batch ``batch_size``."""
     plan = TrainingPlan(num_examples, batch_size, epochs)
-    if noise_multiplier < 0:
-        raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
+    dp_params.check(noise_multiplier=noise_multiplier)
     acc = PrivacyAccountant(accountant)
     acc.step(noise_multiplier, plan.sample_rate, plan.steps)
     return acc.get_epsilon(delta)
@@ -182,10 +169,8 @@ def calibrate_noise(
     Bisection: epsilon falls monotonically as the noise grows. The answer errs on the safe
     side (epsilon at most the target), within ``tolerance`` of it.
     """
-    if not target_epsilon > 0 or not math.isfinite(target_epsilon):
-        raise ValueError(f"target_epsilon must be a positive number, got {target_epsilon}")
-    _check_accountant(accountant)
-    TrainingPlan(num_examples, batch_size, epochs)  # validates
+    dp_params.check(num_examples=num_examples, batch_size=batch_size, epochs=epochs, delta=delta,
+                    target_epsilon=target_epsilon, accountant=accountant)
 
     def eps(noise: float) -> float:
         return compute_epsilon(num_examples, batch_size, epochs, noise, delta, accountant)
@@ -216,8 +201,11 @@ def calibrate_noise(
 
 def estimate(num_examples: int, batch_size: int, epochs: float, delta: float, accountant: str,
              noise_multiplier: float | None = None, target_epsilon: float | None = None) -> dict:
-    """What ``POST /api/privacy/`` answers: epsilon for the noise, or the noise for a target.
-    Runs in a compute process (privface_site.compute); raises ValueError on bad input."""
+    """Epsilon for the noise, or the noise for a target: what ``run.py privacy`` prints and
+    ``POST /api/privacy/`` answers (there in a compute process, privface_site.compute).
+    Bad input is a ``PlanError`` (a ValueError) naming the parameter; a target no noise up to
+    MAX_NOISE_MULTIPLIER reaches is a ValueError, an epsilon it cannot bound UnreliableEpsilon."""
+    dp_params.check_estimate(num_examples, batch_size, epochs, delta, accountant, noise_multiplier, target_epsilon)
     if noise_multiplier is None:
         noise_multiplier = calibrate_noise(target_epsilon, num_examples, batch_size, epochs, delta, accountant)
     epsilon = compute_epsilon(num_examples, batch_size, epochs, noise_multiplier, delta, accountant)

@@ -13,30 +13,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from privface_core.errors import UserError
+from privface_core.errors import ConfigError, UserError
+from training.engine import dp_params
+from training.engine.dp_params import ACCOUNTANTS, MAX_BATCH_SIZE, MAX_EPOCHS  # noqa: F401 - ACCOUNTANTS re-exported
 
 BACKBONES = ("mobilefacenet", "iresnet18", "iresnet50")  # models.BACKBONES, without importing Keras
 HEADS = ("arcface", "cosface", "softmax")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "step")
-ACCOUNTANTS = ("rdp", "pld")
 # Upper bounds: every input that drives computation has one (the dashboard's form agrees).
-MAX_EPOCHS = 1000
-MAX_BATCH_SIZE = 65536
 MAX_EMBEDDING_SIZE = 4096
 MAX_IMAGE_SIZE = 1024
 MAX_SEED = 2**32 - 1
 MAX_THREADS = 256
 MAX_TRAIN_EVAL_SAMPLES = 1_000_000
 MAX_DEVICES = 64
-
-
-class ConfigError(UserError):
-    """A bad config value; ``field`` is the config field (and CLI flag) it concerns."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"--{name} {message}")
-        self.field = name
 
 
 @dataclass
@@ -110,7 +101,6 @@ class TrainConfig:
         _choice("head", self.head, HEADS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _choice("accountant", self.accountant, ACCOUNTANTS)
         for name, high in (("image_size", MAX_IMAGE_SIZE), ("embedding_size", MAX_EMBEDDING_SIZE),
                            ("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE),
                            ("eval_batch_size", MAX_BATCH_SIZE)):
@@ -135,11 +125,8 @@ class TrainConfig:
         if any(not isinstance(e, int) or not 0 < e < self.epochs for e in self.lr_steps):
             raise ConfigError("lr_steps", f"must be whole epochs between 1 and {self.epochs - 1}, got {self.lr_steps}")
         _number("l2_norm_clip", self.l2_norm_clip, 0, None, "a positive number", strict_low=True)
-        _number("delta", self.delta, 0, 1, "between 0 and 1 (exclusive)", strict_low=True, strict_high=True)
-        if self.noise_multiplier is not None:
-            _number("noise_multiplier", self.noise_multiplier, 0, None, "a number >= 0")
-        if self.target_epsilon is not None:
-            _number("target_epsilon", self.target_epsilon, 0, None, "a positive number", strict_low=True)
+        dp_params.check(delta=self.delta, noise_multiplier=self.noise_multiplier, target_epsilon=self.target_epsilon,
+                        accountant=self.accountant)
         if self.use_dp and self.noise_multiplier is None and self.target_epsilon is None:
             raise ConfigError("use_dp", "needs --noise_multiplier or --target_epsilon")
         if not self.use_dp and (self.noise_multiplier is not None or self.target_epsilon is not None):

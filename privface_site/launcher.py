@@ -165,10 +165,13 @@ def run_webapp(args: argparse.Namespace) -> int:
         procs.append(redis_proc)
     python = sys.executable
     if not args.no_worker:
+        # The worker shares this machine's cores with the web processes: niced, its searches
+        # and jobs yield the CPU to the requests the site answers (bench/web_load.py).
+        niceness = settings.WORKER_NICENESS
         procs.append(subprocess.Popen([
             python, "-m", "celery", "-A", "privface_site.celery", "worker", "-Q", "cpu,gpu",
             "--concurrency", str(args.concurrency), "-n", f"webapp-{os.getpid()}@%h", "--loglevel", "INFO",
-        ]))
+        ], preexec_fn=(lambda: os.nice(niceness)) if niceness else None))
     procs.extend(start_web_processes(sock, web_processes, proxy_headers=args.proxy_headers))
     sock.close()  # the children hold it
     shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host

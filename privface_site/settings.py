@@ -181,6 +181,7 @@ JOB_MAX_QUEUED_PER_USER = env_int("JOB_MAX_QUEUED_PER_USER", 10, minimum=1)
 # `run.py webapp` (and the docker image) serve HTTP and websockets with this many Daphne
 # processes on one port: a request that computes in one of them does not stall the others.
 WEB_PROCESSES = env_int("WEB_PROCESSES", max(1, min(4, os.cpu_count() or 1)), minimum=1)
+WORKER_NICENESS = env_int("WORKER_NICENESS", 5, minimum=0)  # of the worker run.py webapp starts beside them
 
 # CPU-bound work of the web tier (privacy accounting) runs in a pool of processes, never in
 # the process that serves requests; a computation past its time limit is stopped (400).

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint pytest frontend-test frontend chromium services clean help
+.PHONY: run test lint pytest frontend-test frontend chromium services clean help api-types
 
 help:
 	@echo "make run   - set up and start the web app on http://$(HOST):$(PORT)/"
@@ -34,6 +34,14 @@ frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
 	cd frontend && npm run build
 
 frontend: frontend/dist/index.html
+
+# The front end's API types, generated from the OpenAPI schema Django serves
+# (tests/platform/test_api_types.py fails when the committed file is stale).
+API_TYPES := frontend/src/generated/apiSchema.d.ts
+api-types: $(VENV)/.dev frontend/node_modules/.installed
+	mkdir -p var
+	$(PY) manage.py spectacular --file var/api-schema.yml
+	cd frontend && node_modules/.bin/openapi-typescript ../var/api-schema.yml -o ../$(API_TYPES)
 
 # Debian's Chromium for the Playwright browser tests; never a browser download.
 chromium:

@@ -1,82 +1,53 @@
-// Shapes of the JSON the Django API returns.
+// Shapes of the JSON the Django API returns. Most come from the OpenAPI schema Django serves
+// (drf-spectacular, generated into generated/apiSchema.d.ts by `make api-types`; a test fails
+// when it is stale). What is written by hand here is what the schema cannot say: the inside of
+// JSON fields and of answers the views build as plain dicts (the schema only says "object"),
+// and the websocket events.
+import type { components } from './generated/apiSchema';
 
-export interface User {
-  id: number;
-  username: string;
-  is_staff: boolean;
-}
+// `readonly` in the schema means "the server sets it", not "never changed here": the client's
+// copies are its own (a job follows its websocket events, a file its uploaded bytes).
+type Writable<T> = T extends (infer U)[]
+  ? Writable<U>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Writable<T[K]> }
+    : T;
+type Schemas = { [K in keyof components['schemas']]: Writable<components['schemas'][K]> };
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type User = Schemas['User'];
 
-export interface Job {
-  id: number;
-  kind: string;
-  status: JobStatus;
-  /** 0..1 */
-  progress: number;
-  message: string;
+export type JobStatus = Schemas['JobStatusEnum'];
+
+/** `params` and `result` are JSON fields (kind-specific). `progress` is 0..1. */
+export type Job = Omit<Schemas['Job'], 'params' | 'result'> & {
   params: Record<string, unknown>;
-  /** What the job returned (kind-specific); null until it succeeds. */
+  /** What the job returned; null until it succeeds. */
   result?: Record<string, unknown> | null;
-  error: string;
-  attempts: number;
-  cancel_requested: boolean;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+};
 
 export type JobEventKind = 'status' | 'progress' | 'log' | 'metric' | (string & {});
 
-export interface JobEvent {
-  /** Increasing per job. */
-  id: number;
-  job: number;
-  time: string;
+/** An event of a job (REST and websocket); `id` increases per job, `payload` is JSON. */
+export type JobEvent = Omit<Schemas['JobEvent'], 'kind' | 'payload'> & {
   kind: JobEventKind;
   payload: Record<string, unknown>;
-}
+};
 
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+/** A page of any list (the schema names one per item type: PaginatedJobList, ...). */
+export type Page<T> = Omit<Schemas['PaginatedJobList'], 'results'> & { results: T[] };
 
-export type DatasetStatus = 'uploading' | 'validating' | 'extracting' | 'ready' | 'failed';
+export type DatasetStatus = Schemas['Dataset']['status'];
 
-export type DatasetFileRole = 'rec' | 'idx' | 'lst' | 'bin' | 'property';
+export type DatasetFileRole = Schemas['RoleEnum'];
 
 /** One file of a dataset, uploaded in chunks; `received` is where to resume. */
-export interface DatasetFile {
-  id: number;
-  role: DatasetFileRole;
-  filename: string;
-  size: number;
-  sha256: string;
-  received: number;
-  complete: boolean;
-  created_at: string;
-}
+export type DatasetFile = Schemas['DatasetFile'];
 
-export interface Dataset {
-  id: number;
-  name: string;
-  status: DatasetStatus;
-  extract_images: boolean;
-  layout: string;
-  images: number;
-  identities: number;
-  error: string;
-  /** The extraction job, once `finalize` was called. */
-  job: number | null;
-  files: DatasetFile[];
-  created_at: string;
-  updated_at: string;
+/** `job` is the extraction job, once `finalize` was called. */
+export type Dataset = Schemas['Dataset'] & {
   /** Not served yet; shown when the API adds it (e.g. [112, 112] or "112x112"). */
   image_size?: number[] | string | null;
-}
+};
 
 export interface Identity {
   label: number;
@@ -85,16 +56,17 @@ export interface Identity {
   samples: string[];
 }
 
+/** `GET /api/datasets/<id>/identities/` (a plain dict in the view). */
 export interface IdentityPage {
   count: number;
   results: Identity[];
 }
 
-export type GalleryStatus = 'empty' | 'enrolling' | 'ready' | 'failed';
-export type GallerySource = 'dataset' | 'images';
-export type GalleryMode = 'mean' | 'all';
+export type GalleryStatus = Schemas['GalleryStatusEnum'];
+export type GallerySource = Schemas['SourceEnum'];
+export type GalleryMode = Schemas['GalleryModeEnum'];
 
-/** The face embedder a gallery was enrolled with. */
+/** The face embedder a gallery was enrolled with (a JSON field of the gallery). */
 export interface Embedder {
   name: string;
   dim: number;
@@ -131,7 +103,7 @@ export interface ThresholdRates {
   stranger_fpir: number | null;
 }
 
-/** A gallery's calibrated open-set threshold (calibration.py). */
+/** A gallery's calibrated open-set threshold (calibration.py; a JSON field). */
 export interface GalleryCalibration extends Partial<ThresholdRates> {
   threshold: number | null;
   method: 'calibrated' | 'tail fit' | 'default' | (string & {});
@@ -145,37 +117,14 @@ export interface GalleryCalibration extends Partial<ThresholdRates> {
   override?: ThresholdRates & { threshold: number };
 }
 
-export interface Gallery {
-  id: number;
-  name: string;
-  status: GalleryStatus;
-  source: GallerySource;
-  dataset: number | null;
-  mode: GalleryMode;
+/** `job` is the latest enrollment job; `model` the registry model it embeds with (null: the
+ * reference embedder); `skipped` counts photos left out (no face, unreadable), cumulative. */
+export type Gallery = Omit<Schemas['Gallery'], 'embedder' | 'calibration'> & {
   embedder: Embedder;
-  dim: number;
-  identities: number;
-  templates: number;
-  photos: number;
-  /** Photos left out (no face, unreadable), cumulative. */
-  skipped: number;
-  error: string;
-  /** The latest enrollment job. */
-  job: number | null;
-  version: number;
-  he_profile: Record<string, unknown> | null;
-  /** The registry model it embeds with; null: the reference embedder. */
-  model: number | null;
-  /** What a search uses by default: the owner's, else the calibrated, else the model's. */
-  threshold: number | null;
-  threshold_override: number | null;
-  fpir_target: number;
   calibration: GalleryCalibration | Record<string, never>;
-  created_at: string;
-  updated_at: string;
-}
+};
 
-/** 201/202 answer of creating a gallery or adding photos. */
+/** 201/202 answer of creating a gallery or adding photos (a plain dict in the view). */
 export interface GalleryCreated {
   gallery: Gallery;
   job: Job | null;
@@ -204,6 +153,7 @@ export interface SearchServerStats {
   total_seconds: number;
 }
 
+/** Answer of a web search (a plain dict in the view). */
 export interface SearchResult {
   gallery: { id: number; name: string; version: number };
   /** Best first, one per identity, only those at or above the threshold. */
@@ -221,9 +171,9 @@ export interface SearchResult {
   audit_id: number;
 }
 
-export type Accountant = 'rdp' | 'pld';
+export type Accountant = Schemas['AccountantEnum'];
 
-/** Answer of `POST /api/privacy/`. */
+/** Answer of `POST /api/privacy/` (a plain dict in the view). */
 export interface PrivacyEstimate {
   /** null: infinite (no noise). */
   epsilon: number | null;
@@ -234,21 +184,12 @@ export interface PrivacyEstimate {
   sample_rate: number;
 }
 
-/** Body of `POST /api/privacy/`: give noise_multiplier or target_epsilon. */
-export interface PrivacyQuery {
-  /** Either num_examples, or a dataset whose training images the server counts. */
-  num_examples?: number;
-  dataset?: number;
-  holdout_fraction?: number;
-  batch_size: number;
-  epochs: number;
-  delta: number;
-  accountant: Accountant;
-  noise_multiplier?: number;
-  target_epsilon?: number;
-}
+/** Body of `POST /api/privacy/`: give noise_multiplier or target_epsilon, and either
+ * num_examples or a dataset whose training images the server counts. */
+export type PrivacyQuery = Schemas['PrivacyQuery'];
 
-/** `config` of `POST /api/training/` (every field optional; the server has defaults). */
+/** `config` of `POST /api/training/` (every field optional; the server has defaults). The
+ * schema has `config` as an open object: TrainConfig checks it, not a serializer. */
 export interface TrainingConfig {
   use_dp?: boolean;
   noise_multiplier?: number | null;
@@ -280,27 +221,12 @@ export interface TrainingResult {
   epochs_completed: number;
 }
 
-/** A row of the model registry (`GET /api/models/`). */
-export interface TrainedModel {
-  id: number;
-  name: string;
-  /** null once the dataset was deleted. */
-  dataset: number | null;
-  job: number | null;
-  /** Trained with DP-SGD. */
-  private: boolean;
-  epsilon: number | null;
-  delta: number | null;
-  accountant: string;
-  verification_accuracy: number | null;
-  mia_auc: number | null;
-  created_at: string;
-  /** Has an exported backbone a gallery can embed with. */
-  ready?: boolean;
-  dp_unit?: string | null;
+/** A row of the model registry (`GET /api/models/`): `dataset` is null once the dataset was
+ * deleted, `ready` says it has an exported backbone a gallery can embed with. */
+export type TrainedModel = Omit<Schemas['TrainedModel'], 'galleries'> & {
   /** Galleries that embed with it (deleting the model asks first). */
-  galleries?: { id: number; name: string }[];
-}
+  galleries: { id: number; name: string }[];
+};
 
 /** The model card JSON (sections are plain objects; unknown keys are shown as they come). */
 export interface ModelCard {
@@ -316,9 +242,7 @@ export interface ModelCard {
   [section: string]: unknown;
 }
 
-export interface TrainedModelDetail extends TrainedModel {
-  card: ModelCard;
-}
+export type TrainedModelDetail = TrainedModel & { card: ModelCard };
 
 export interface PrivacySpend {
   id: number;
@@ -330,13 +254,13 @@ export interface PrivacySpend {
   created_at: string;
 }
 
-/** `GET /api/datasets/<id>/privacy-ledger/`. */
+/** `GET /api/datasets/<id>/privacy-ledger/` (a plain dict in the view). */
 export interface PrivacyLedger {
   total: { epsilon: number; delta: number };
   entries: PrivacySpend[];
 }
 
-/** `GET /api/overview/`: the home page. */
+/** `GET /api/overview/`: the home page (a plain dict in the view). */
 export interface Overview {
   jobs: { total: number; active: number; failed: number; recent: Job[] };
   datasets: { total: number; ready: number; recent: Dataset[] };

@@ -19,6 +19,10 @@ const PRIVATE: TrainedModel = {
   verification_accuracy: 0.915,
   mia_auc: 0.5123,
   created_at: '2025-01-02T12:00:00Z',
+  ready: true,
+  dp_unit: 'example',
+  galleries: [],
+  onnx: null,
 };
 const PUBLIC: TrainedModel = {
   ...PRIVATE,

@@ -15,6 +15,7 @@ const OVERVIEW: Overview = {
     recent: [{
       id: 9, name: 'casia dp', dataset: 5, job: 7, private: true, epsilon: 2.5, delta: 1e-5, accountant: 'rdp',
       verification_accuracy: 0.9, mia_auc: 0.51, created_at: '2025-01-02T12:00:00Z',
+      ready: true, dp_unit: 'example', galleries: [], onnx: null,
     }],
   },
   privacy: [{ dataset: 5, name: 'casia', epsilon: 3.5, delta: 2e-5, runs: 2 }],

@@ -982,6 +982,10 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["TrainedModel"][];
         };
+        /**
+         * @description Types here; the values are checked by dp_params, as for the CLI and the configs, within
+         *     the web's bounds (dp_params.ESTIMATE_BOUNDS).
+         */
         PrivacyQuery: {
             num_examples?: number;
             /** Format: int64 */

@@ -153,3 +153,40 @@ def run_e2e(script: str, server: Server, username: str, password: str, screensho
     assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
     for name in screenshots:
         assert (shots / name).stat().st_size > 1000, name
+
+
+class Webapp:
+    """`run.py webapp ARGS` in a session of its own: ``wait(predicate)`` until it answers,
+    ``stop()`` with Ctrl-C; ``output`` and ``returncode`` are set once it stopped."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen([sys.executable, "run.py", "webapp", *args], cwd=ROOT,
+                                     env=env or process_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        self.output, self.returncode = "", None
+
+    def __enter__(self) -> Webapp:
+        return self
+
+    def wait(self, predicate, what: str, timeout: float = 90):
+        """The predicate's answer once true; on a timeout, fails with the webapp's output."""
+        try:
+            return wait_for(predicate, timeout, what, interval=0.5)
+        except TimeoutError:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise AssertionError(self.proc.communicate(timeout=10)[0][-3000:]) from None
+
+    def stop(self) -> str:
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.output, _ = self.proc.communicate(timeout=60)
+        self.returncode = self.proc.returncode
+        return self.output
+
+    def leftovers(self) -> list[str]:
+        """Processes of its group still alive (none once it stopped cleanly)."""
+        return subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.communicate(timeout=10)

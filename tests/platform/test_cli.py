@@ -1,12 +1,11 @@
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 import requests
 
-from tests.live import ROOT, free_port, process_env, wait_for
+from tests.live import ROOT, Webapp, free_port, process_env
 
 
 def run_cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -47,10 +46,7 @@ def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db):
     """With no Redis answering on REDIS_URL, webapp starts redis-server itself."""
     port, redis_port = free_port(), free_port()
     env = process_env(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
-    proc = subprocess.Popen([sys.executable, "run.py", "webapp", "--port", str(port), "--concurrency", "1"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
+    with Webapp("--port", str(port), "--concurrency", "1", env=env) as app:
         def healthy():
             try:
                 body = requests.get(f"http://127.0.0.1:{port}/api/health/", timeout=5).json()
@@ -58,18 +54,13 @@ def test_webapp_starts_everything_and_stops_on_ctrl_c(transactional_db):
                 return False
             return body["status"] == "ok" and body
 
-        body = wait_for(healthy, 90, "webapp healthy", interval=0.5)
+        body = app.wait(healthy, "webapp healthy")
         assert any(name.startswith("webapp-") for name in body["workers"]["workers"])
-        os.killpg(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, output
-    assert f"started redis-server on 127.0.0.1:{redis_port}" in output
-    assert "stopping" in output
-    leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    assert leftovers == []
+        app.stop()
+    assert app.returncode == 0, app.output
+    assert f"started redis-server on 127.0.0.1:{redis_port}" in app.output
+    assert "stopping" in app.output
+    assert app.leftovers() == []
 
 
 def test_webapp_explains_a_missing_redis(transactional_db, tmp_path):

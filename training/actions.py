@@ -91,8 +91,12 @@ def register_export(job, dataset: Dataset | None, name: str, card: dict, export_
 def _export_onnx(export_dir: Path, card: dict) -> str:
     """Write ``backbone.onnx`` beside the exported backbone; its sha256, or "" when it cannot
     be made. A failure keeps the model all the same (its privacy is spent; the server-side
-    embedder needs only the Keras file) and the card's ``onnx.error`` says why."""
-    from training.engine.export import BACKBONE_FILE
+    embedder needs only the Keras file) and the card's ``onnx.error`` says why. The entry
+    goes into ``model_card.json`` too: the embedder runs the ONNX file only when that card
+    vouches for it and for the Keras file beside it."""
+    import json
+
+    from training.engine.export import BACKBONE_FILE, CARD_FILE
     from training.engine.onnx_export import export_onnx
 
     try:
@@ -103,6 +107,16 @@ def _export_onnx(export_dir: Path, card: dict) -> str:
         card["onnx"] = {"error": detail}
         return ""
     card["onnx"] = exported.to_card()
+    card_file = export_dir / CARD_FILE
+    try:
+        on_disk = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        on_disk = None
+    if isinstance(on_disk, dict):
+        on_disk["onnx"] = card["onnx"]
+        tmp = card_file.with_name(f".{CARD_FILE}.tmp")
+        tmp.write_text(json.dumps(on_disk, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, card_file)
     return exported.sha256
 
 

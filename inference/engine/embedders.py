@@ -187,6 +187,21 @@ class DlibResNetL2Embedder(DlibResNetEmbedder):
         return np.asarray(raw, np.float64) * self.SCALE
 
 
+ONNX_FILE = "backbone.onnx"
+
+
+def onnx_beside(path: str | Path, keras_digest: str, card: dict | None) -> Path | None:
+    """The ONNX export beside a Keras backbone (``training.engine.onnx_export``), when its
+    model card vouches for both files: the ONNX file's sha256 and the Keras file's it was
+    made from. Anything else (no entry, another Keras file, a changed ONNX file) is None,
+    and the Keras model embeds instead."""
+    entry = (card or {}).get("onnx") or {}
+    onnx_path = Path(path).with_name(ONNX_FILE)
+    if not entry.get("sha256") or entry.get("keras_sha256") != keras_digest or not onnx_path.is_file():
+        return None
+    return onnx_path if file_digest(onnx_path) == entry["sha256"] else None
+
+
 class KerasEmbedder(Embedder):
     """A trained Keras backbone on the 112x112 ArcFace crop, normalised (x - 127.5) / 128.
 
@@ -194,14 +209,22 @@ class KerasEmbedder(Embedder):
     (``training.engine.export.load_backbone``, which registers the custom layers), so
     constructing one is cheap (and Keras-free). ``from_file`` names it by its file's
     digest and reads privacy and default threshold from the model card beside it.
+
+    With ``onnx_path`` (``from_file`` finds a registered model's ``backbone.onnx``) the same
+    model runs in onnxruntime instead, the runtime the browser runs it in (onnxruntime-web):
+    same name and digest (the Keras file's), templates equal to the Keras ones within float
+    rounding (tests/training/test_onnx_export.py), and no TensorFlow in the process.
     """
 
     input_size = 112
     source = "keras"
 
     def __init__(self, path: str, name: str | None = None, private: bool = True, threshold: float | None = None,
-                 *, digest: str | None = None, privacy: dict | None = None, dim: int | None = None):
+                 *, digest: str | None = None, privacy: dict | None = None, dim: int | None = None,
+                 onnx_path: str | None = None):
         self.path = path
+        self.onnx_path = onnx_path
+        self._session = None
         self.name = name or f"keras:{path}"
         self.private = private
         self.default_threshold = threshold
@@ -222,9 +245,14 @@ class KerasEmbedder(Embedder):
         card = read_card(path)
         privacy = card_privacy(card)
         size = ((card or {}).get("model") or {}).get("embedding_size")
+        onnx_path = onnx_beside(path, actual, card)
         return cls(str(path), name=f"keras:{actual[:16]}", private=privacy["private"],
                    threshold=card_threshold(card), digest=actual, privacy=privacy,
-                   dim=int(size) if size else None)
+                   dim=int(size) if size else None, onnx_path=str(onnx_path) if onnx_path else None)
+
+    @property
+    def runtime(self) -> str:
+        return "onnxruntime" if self.onnx_path else "keras"
 
     @property
     def model(self):
@@ -243,9 +271,30 @@ class KerasEmbedder(Embedder):
         return self._model
 
     @property
+    def session(self):
+        """The onnxruntime session of ``onnx_path``, made on first use."""
+        if self._session is None:
+            from training.engine.onnx_export import onnx_session
+
+            try:
+                session = onnx_session(self.onnx_path)
+            except Exception as exc:  # noqa: BLE001 - onnxruntime's errors are many-line
+                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                raise UserError(f"{self.onnx_path}: not a loadable ONNX backbone ({detail})") from None
+            shape = tuple(session.get_inputs()[0].shape[1:])
+            if shape != (self.input_size, self.input_size, 3):
+                raise UserError(f"{self.onnx_path}: the model reads {shape} inputs; an embedder needs "
+                                f"({self.input_size}, {self.input_size}, 3)")
+            self._session = session
+        return self._session
+
+    @property
     def dim(self) -> int:
         if self._dim is None:
-            self._dim = int(self.model.output_shape[-1])
+            if self.onnx_path:
+                self._dim = int(self.session.get_outputs()[0].shape[-1])
+            else:
+                self._dim = int(self.model.output_shape[-1])
         return self._dim
 
     @property
@@ -258,6 +307,10 @@ class KerasEmbedder(Embedder):
         return meta
 
     def _forward(self, batch: list[np.ndarray]) -> np.ndarray:
+        if self.onnx_path:
+            from training.engine.onnx_export import run_onnx
+
+            return run_onnx(self.session, np.stack(batch))  # (x - 127.5) / 128 is inside the graph
         x = (np.stack(batch).astype(np.float32) - 127.5) / 128.0
         # predict_on_batch runs Keras' compiled predict function: ~10x an eager call for one
         # probe on CPU (0.03 s against 0.30 s for MobileFaceNet here).

@@ -101,6 +101,28 @@ def test_registration_exports_onnx_and_the_owner_downloads_it(alice, alice_clien
 
 
 @pytest.mark.django_db
+def test_a_registered_model_embeds_on_the_server_with_onnxruntime(alice, tmp_path):
+    """Enrollment and search (``KerasEmbedder.from_file``) run the registered ONNX file, the
+    browser's runtime, with the Keras file's name and digest and the Keras templates; an ONNX
+    file the card does not vouch for is left alone."""
+    from inference.engine.embedders import KerasEmbedder, file_digest
+    from training.engine.onnx_export import cosines
+
+    model = register(alice, tmp_path)
+    keras_file = model.export_dir / "backbone.keras"
+    served = KerasEmbedder.from_file(keras_file, file_digest(keras_file))
+    assert served.runtime == "onnxruntime" and served.onnx_path == str(model.onnx_path)
+    assert served.digest == file_digest(keras_file) and served.dim == 128
+    crops = labelled_crops()[0][:8]
+    keras_only = KerasEmbedder(str(keras_file))
+    assert keras_only.runtime == "keras"
+    assert cosines(served.embed_batch(list(crops)), keras_only.embed_batch(list(crops))).min() >= 0.9999
+    with open(model.onnx_path, "ab") as fh:
+        fh.write(b"\0")
+    assert KerasEmbedder.from_file(keras_file).runtime == "keras"
+
+
+@pytest.mark.django_db
 def test_a_model_without_onnx_lists_none_and_is_still_registered(alice, alice_client, tmp_path):
     from jobs.models import Job
     from training.actions import register_export
@@ -139,12 +161,15 @@ def test_the_browser_embeds_like_the_server(server, transactional_db, tmp_path):
     from training.engine.onnx_export import cosines, onnx_session, run_onnx
 
     if not (FACES / "labels.csv").is_file():
-        pytest.skip(f"fixture {FACES} missing (set PRIVFACE_FIXTURES)")
+        pytest.fail(f"fixture {FACES} missing (set PRIVFACE_FIXTURES)")
     crops, identities = labelled_crops()
     user, token = create_user("ada", "ada-password-1")
     model = register(user, tmp_path, embedding=512)
     server_onnx = l2_normalise(run_onnx(onnx_session(model.onnx_path), crops))
-    server_keras = KerasEmbedder.from_file(model.export_dir / "backbone.keras").embed_batch(list(crops))
+    served = KerasEmbedder.from_file(model.export_dir / "backbone.keras")  # what enrollment runs
+    assert served.runtime == "onnxruntime"
+    np.testing.assert_allclose(served.embed_batch(list(crops)), server_onnx, atol=1e-6)
+    server_keras = KerasEmbedder(str(model.export_dir / "backbone.keras")).embed_batch(list(crops))
     result = run_page(server, token, model.pk, crops, tmp_path)
 
     browser = np.array(result["templates"], dtype=np.float64)
@@ -153,6 +178,7 @@ def test_the_browser_embeds_like_the_server(server, transactional_db, tmp_path):
     assert per_photo.min() >= BROWSER_MIN_COSINE, per_photo.min()
     batch = np.array(result["batch"], dtype=np.float64).reshape(browser.shape)
     assert cosines(batch, browser).min() >= BROWSER_MIN_COSINE
+    assert cosines(browser, server_keras).min() >= BROWSER_MIN_COSINE
     # The same identity at rank 1 for every photo, browser probe or server probe, against
     # a gallery enrolled on the server.
     assert rank1(browser, server_onnx, identities) == rank1(server_onnx, server_onnx, identities)

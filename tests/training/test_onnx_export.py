@@ -29,7 +29,7 @@ def _labelled_crops() -> tuple[np.ndarray, tuple[str, ...]]:
 @pytest.fixture(scope="module")
 def crops() -> np.ndarray:
     if not (FACES / "labels.csv").is_file():
-        pytest.skip(f"fixture {FACES} missing (set PRIVFACE_FIXTURES)")
+        pytest.fail(f"fixture {FACES} missing (set PRIVFACE_FIXTURES)")
     return _labelled_crops()[0]
 
 
@@ -76,6 +76,7 @@ def test_mobilefacenet_onnx_templates_equal_keras_embedder(tmp_path, crops, dp):
     keras_path, exported = _exported(tmp_path, crops, "mobilefacenet", dp)
     assert exported.path == keras_path.with_name("backbone.onnx")
     assert exported.sha256 == file_digest(exported.path)
+    assert exported.keras_sha256 == file_digest(keras_path) == exported.to_card()["keras_sha256"]
     assert exported.min_cosine >= MIN_COSINE
     server = KerasEmbedder.from_file(keras_path).embed_batch(list(crops))  # what enrollment stores
     onnx = l2_normalise(run_onnx(onnx_session(exported.path), crops))

@@ -54,9 +54,11 @@ class OnnxExport:
     size: int
     opset: int
     min_cosine: float | None  # Keras vs onnxruntime on the check inputs (None: not checked)
+    keras_sha256: str  # the backbone.keras it was made from
 
     def to_card(self) -> dict[str, Any]:
         return {"file": self.path.name, "sha256": self.sha256, "bytes": self.size, "opset": self.opset,
+                "keras_sha256": self.keras_sha256,
                 "input": f"{INPUT_NAME} uint8 (N, H, W, 3) RGB", "output": f"{OUTPUT_NAME} float32 (N, dim)",
                 "preprocessing": PREPROCESSING, "check_min_cosine": self.min_cosine}
 
@@ -363,6 +365,7 @@ def export_onnx(keras_path: str | os.PathLike[str], onnx_path: str | os.PathLike
     from training.engine.export import load_backbone
 
     keras_path = Path(keras_path)
+    keras_sha256 = hashlib.sha256(keras_path.read_bytes()).hexdigest() if keras_path.is_file() else ""
     target = Path(onnx_path) if onnx_path is not None else keras_path.with_name(ONNX_FILE)
     model = load_backbone(keras_path)
     data = to_onnx(model, doc=f"{PREPROCESSING}; from {keras_path.name}").SerializeToString()
@@ -375,4 +378,4 @@ def export_onnx(keras_path: str | os.PathLike[str], onnx_path: str | os.PathLike
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, target)
-    return OnnxExport(target, hashlib.sha256(data).hexdigest(), len(data), OPSET, min_cosine)
+    return OnnxExport(target, hashlib.sha256(data).hexdigest(), len(data), OPSET, min_cosine, keras_sha256)

@@ -27,7 +27,7 @@ def run_cli(*args: str, var_dir, timeout: int = 300) -> subprocess.CompletedProc
 def trained_backbone(tmp_path_factory) -> Path:
     """``export/backbone.keras`` (with its model_card.json beside it) of a fresh DP run."""
     if not (WEBFACE_TINY / "train.rec").is_file():
-        pytest.skip(f"fixture {WEBFACE_TINY} missing (set PRIVFACE_FIXTURES)")
+        pytest.fail(f"fixture {WEBFACE_TINY} missing (set PRIVFACE_FIXTURES)")
     out = tmp_path_factory.mktemp("train")
     data = WEBFACE_TINY
     done = run_cli("train", "--rec_file", str(data / "train.rec"), "--idx_file", str(data / "train.idx"),

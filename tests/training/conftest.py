@@ -18,7 +18,7 @@ WEBFACE_TINY = FIXTURES / "recordio" / "webface_tiny"
 def webface_tiny() -> Path:
     """insightface-layout .rec/.idx, 80 images of 10 identities, plus lfw_tiny.bin (20 pairs)."""
     if not (WEBFACE_TINY / "train.rec").is_file():
-        pytest.skip(f"fixture {WEBFACE_TINY} missing (set PRIVFACE_FIXTURES)")
+        pytest.fail(f"fixture {WEBFACE_TINY} missing (set PRIVFACE_FIXTURES)")
     return WEBFACE_TINY
 
 

@@ -9,7 +9,6 @@ import {
   findRecord,
   loadRecords,
   saveRecord,
-  sha256OfBlob,
 } from './uploader';
 import type { HashFn, UploaderOptions, UploadPhase } from './uploader';
 
@@ -403,7 +402,7 @@ describe('Uploader', () => {
   });
 });
 
-describe('settings and hashing', () => {
+describe('settings', () => {
   it('reads the chunk size override from localStorage', () => {
     localStorage.removeItem(CHUNK_SIZE_KEY);
     expect(chunkSizeSetting(localStorage)).toBe(DEFAULT_CHUNK_SIZE);
@@ -413,14 +412,5 @@ describe('settings and hashing', () => {
     localStorage.setItem(CHUNK_SIZE_KEY, 'lots');
     expect(chunkSizeSetting(localStorage)).toBe(DEFAULT_CHUNK_SIZE);
     localStorage.removeItem(CHUNK_SIZE_KEY);
-  });
-
-  it('hash-wasm SHA-256 of a blob matches node crypto', async () => {
-    const content = bytes(100_003, 5);
-    const progress: number[] = [];
-    const digest = await sha256OfBlob(new Blob([content as BlobPart]), (n) => progress.push(n), () => false);
-    expect(digest).toBe(sha256Hex(content));
-    expect(progress.at(-1)).toBe(100_003);
-    expect(await sha256OfBlob(new Blob([content as BlobPart]), () => {}, () => true)).toBeNull();
   });
 });

@@ -7,187 +7,33 @@
 // - pause: stops after the chunks in flight; resume asks the server where to go on.
 // - after a page reload the server still knows `received`; the hash is kept in
 //   localStorage so dropping the same file again resumes without hashing it again.
+//
+// This module holds the queue and the upload loop; the pieces it uses live beside it and are
+// re-exported here, the module the pages import.
 import { ApiError, api, messageOf } from '../api';
 import type { DatasetFile } from '../types';
+import { DEFAULT_RETRY, isTransient, retryDelayMs, wakeableSleep } from './backoff';
+import type { RetryPolicy } from './backoff';
+import { isDatasetFileName } from './datasetFileNames';
+import { chunkSha256, readSlice, sha256OfBlob } from './hashing';
+import type { HashFn } from './hashing';
+import { findRecord, forgetRecords, saveRecord } from './resumeRecords';
+import { DEFAULT_WINDOW, MAX_CHUNK_SIZE, chunkSizeSetting, defaultStorage } from './settings';
+import { WORKING, entryOf, newTask } from './task';
+import type { Task, UploadEntry, UploadPhase } from './task';
 
-export const DEFAULT_CHUNK_SIZE = 8 << 20;
-/** Chunks of a file under way at once (bench/upload_throughput.py --in_flight). */
-export const DEFAULT_WINDOW = 2;
-/** The server refuses bodies over 64 MiB. */
-export const MAX_CHUNK_SIZE = 64 << 20;
-/** Test hook: bytes per chunk (the e2e uses tiny chunks). */
-export const CHUNK_SIZE_KEY = 'privface.chunkSize';
-/** localStorage key of the resume records (see ResumeRecord). */
-export const RESUME_KEY = 'privface.uploads';
-const MAX_RECORDS = 200;
-const HASH_SLICE = 8 << 20;
-const SPEED_WINDOW_MS = 10_000;
+export { ACCEPTED_SUFFIXES, ACCEPT_ATTRIBUTE, isDatasetFileName } from './datasetFileNames';
+export { DEFAULT_RETRY, isTransient } from './backoff';
+export type { RetryPolicy } from './backoff';
+export { sha256OfBlob } from './hashing';
+export type { HashFn } from './hashing';
+export { RESUME_KEY, findRecord, forgetRecords, loadRecords, saveRecord } from './resumeRecords';
+export type { ResumeRecord } from './resumeRecords';
+export { CHUNK_SIZE_KEY, DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, MAX_CHUNK_SIZE, chunkSizeSetting } from './settings';
+export type { UploadEntry, UploadPhase } from './task';
+
 /** A server that keeps answering 409 without letting us progress is not worth looping on. */
 const MAX_CONFLICTS = 5;
-
-export const ACCEPTED_SUFFIXES = ['.rec', '.idx', '.lst', '.bin'] as const;
-/** For the file input's `accept`. */
-export const ACCEPT_ATTRIBUTE = [...ACCEPTED_SUFFIXES, 'property'].join(',');
-
-/** True for the file names the server takes (.rec/.idx/.lst/.bin and `property`). */
-export function isDatasetFileName(name: string): boolean {
-  const lower = name.toLowerCase();
-  return name === 'property' || ACCEPTED_SUFFIXES.some((s) => lower.endsWith(s) && lower.length > s.length);
-}
-
-// ---------------------------------------------------------------------------
-// localStorage: settings and resume records
-
-function defaultStorage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null; // storage disabled
-  }
-}
-
-/** Chunk size: `localStorage['privface.chunkSize']` (bytes) if set, else 8 MiB; at most 64 MiB. */
-export function chunkSizeSetting(storage: Storage | null = defaultStorage()): number {
-  let raw: string | null = null;
-  try {
-    raw = storage?.getItem(CHUNK_SIZE_KEY) ?? null;
-  } catch {
-    raw = null;
-  }
-  const n = raw === null ? NaN : Number(raw);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_CHUNK_SIZE) : DEFAULT_CHUNK_SIZE;
-}
-
-/** What lets a file dropped again after a reload resume without hashing it again. */
-export interface ResumeRecord {
-  datasetId: number;
-  name: string;
-  size: number;
-  lastModified: number;
-  sha256: string;
-  fileId: number | null;
-}
-
-export function loadRecords(storage: Storage | null = defaultStorage()): ResumeRecord[] {
-  try {
-    const parsed: unknown = JSON.parse(storage?.getItem(RESUME_KEY) ?? '[]');
-    return Array.isArray(parsed) ? (parsed as ResumeRecord[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function storeRecords(records: ResumeRecord[], storage: Storage | null): void {
-  try {
-    if (records.length) storage?.setItem(RESUME_KEY, JSON.stringify(records.slice(-MAX_RECORDS)));
-    else storage?.removeItem(RESUME_KEY);
-  } catch {
-    // Quota or disabled storage: resuming will hash the file again, nothing worse.
-  }
-}
-
-/** The record for this dataset and file, if name, size and lastModified all match. */
-export function findRecord(
-  datasetId: number,
-  file: { name: string; size: number; lastModified: number },
-  storage: Storage | null = defaultStorage(),
-): ResumeRecord | null {
-  return (
-    loadRecords(storage).find(
-      (r) =>
-        r.datasetId === datasetId &&
-        r.name === file.name &&
-        r.size === file.size &&
-        r.lastModified === file.lastModified &&
-        /^[0-9a-f]{64}$/.test(r.sha256),
-    ) ?? null
-  );
-}
-
-export function saveRecord(record: ResumeRecord, storage: Storage | null = defaultStorage()): void {
-  const others = loadRecords(storage).filter((r) => !(r.datasetId === record.datasetId && r.name === record.name));
-  storeRecords([...others, record], storage);
-}
-
-/** Drop the records of a dataset (all, or one file's). */
-export function forgetRecords(datasetId: number, name?: string, storage: Storage | null = defaultStorage()): void {
-  const kept = loadRecords(storage).filter((r) => !(r.datasetId === datasetId && (name === undefined || r.name === name)));
-  storeRecords(kept, storage);
-}
-
-// ---------------------------------------------------------------------------
-// Hashing
-
-/** SHA-256 of a blob as 64 lowercase hex digits, or null when `shouldStop` said so. */
-export type HashFn = (blob: Blob, onProgress: (bytesHashed: number) => void, shouldStop: () => boolean) => Promise<string | null>;
-
-/** Incremental SHA-256 (hash-wasm): reads the file in 8 MiB slices, never whole. */
-export const sha256OfBlob: HashFn = async (blob, onProgress, shouldStop) => {
-  const { createSHA256 } = await import('hash-wasm');
-  const hasher = await createSHA256();
-  hasher.init();
-  for (let pos = 0; pos < blob.size; ) {
-    if (shouldStop()) return null;
-    const end = Math.min(blob.size, pos + HASH_SLICE);
-    hasher.update(new Uint8Array(await readSlice(blob.slice(pos, end))));
-    pos = end;
-    onProgress(pos);
-  }
-  return hasher.digest('hex');
-};
-
-async function chunkSha256(bytes: Uint8Array): Promise<string> {
-  const { sha256 } = await import('hash-wasm');
-  return sha256(bytes);
-}
-
-function readSlice(blob: Blob): Promise<ArrayBuffer> {
-  if (typeof blob.arrayBuffer === 'function') return blob.arrayBuffer();
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result as ArrayBuffer);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsArrayBuffer(blob);
-  });
-}
-
-// ---------------------------------------------------------------------------
-// The uploader
-
-export type UploadPhase =
-  | 'queued'
-  | 'hashing'
-  | 'announcing'
-  | 'uploading'
-  | 'retrying'
-  | 'completing'
-  | 'paused'
-  | 'complete'
-  | 'error';
-
-const WORKING: ReadonlySet<UploadPhase> = new Set(['hashing', 'announcing', 'uploading', 'retrying', 'completing']);
-
-/** What the page shows for one file (immutable; a new object after each change). */
-export interface UploadEntry {
-  name: string;
-  size: number;
-  phase: UploadPhase;
-  /** Bytes hashed so far (phase `hashing`). */
-  hashed: number;
-  /** Bytes the server has stored. */
-  received: number;
-  /** Bytes per second over the last seconds, null until measurable. */
-  speed: number | null;
-  /** Seconds left at that speed. */
-  eta: number | null;
-  /** Error (phase `error`) or the reason of a retry (phase `retrying`). */
-  error: string | null;
-  /** Pause was asked for; it takes effect after the chunk in flight. */
-  pausing: boolean;
-  /** Resume/Retry can help (false for e.g. a file the server does not take). */
-  retryable: boolean;
-  fileId: number | null;
-}
 
 export interface UploaderSnapshot {
   entries: UploadEntry[];
@@ -195,13 +41,6 @@ export interface UploaderSnapshot {
   files: DatasetFile[];
   /** Something is queued or in progress. */
   busy: boolean;
-}
-
-export interface RetryPolicy {
-  /** Retries per file in a row before giving up (the user can then press Retry). */
-  maxRetries: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 export interface UploaderOptions {
@@ -216,29 +55,6 @@ export interface UploaderOptions {
   hash?: HashFn;
   storage?: Storage | null;
   now?: () => number;
-}
-
-interface Task {
-  file: File;
-  name: string;
-  size: number;
-  phase: UploadPhase;
-  hashed: number;
-  received: number;
-  error: string | null;
-  retryable: boolean;
-  sha256: string | null;
-  fileId: number | null;
-  stop: boolean;
-  wake: (() => void) | null;
-  failures: number;
-  samples: Array<[number, number]>;
-  entry: UploadEntry | null;
-}
-
-/** Network failures and server-side trouble: worth retrying. */
-export function isTransient(err: unknown): boolean {
-  return err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429);
 }
 
 function receivedOf(err: ApiError): number | null {
@@ -276,7 +92,7 @@ export class Uploader {
     this.chunkSize = Math.min(MAX_CHUNK_SIZE, Math.max(1, opts.chunkSize ?? chunkSizeSetting(this.storage)));
     this.concurrency = Math.max(1, Math.min(2, opts.concurrency ?? 1));
     this.window = Math.max(1, Math.min(4, opts.window ?? DEFAULT_WINDOW));
-    this.retry = { maxRetries: 8, baseDelayMs: 1000, maxDelayMs: 30_000, ...opts.retry };
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.hash = opts.hash ?? sha256OfBlob;
     this.now = opts.now ?? (() => performance.now());
   }
@@ -309,23 +125,7 @@ export class Uploader {
         this.enqueue(known);
         continue;
       }
-      const task: Task = {
-        file,
-        name: file.name,
-        size: file.size,
-        phase: 'queued',
-        hashed: 0,
-        received: 0,
-        error: null,
-        retryable: true,
-        sha256: null,
-        fileId: null,
-        stop: false,
-        wake: null,
-        failures: 0,
-        samples: [],
-        entry: null,
-      };
+      const task = newTask(file);
       this.tasks.set(file.name, task);
       if (!isDatasetFileName(file.name)) {
         this.fail(task, `${file.name}: not a dataset file (expected .rec, .idx, .lst, .bin or property)`, false);
@@ -418,7 +218,7 @@ export class Uploader {
     } finally {
       task.stop = false;
       task.wake = null;
-      task.samples = [];
+      task.speed.reset();
     }
   }
 
@@ -489,7 +289,7 @@ export class Uploader {
           if (task.stop) throw new Stopped();
           file = await api.get<DatasetFile>(url);
           resync = false;
-          task.samples = [];
+          task.speed.reset();
           next = file.received;
           if (task.phase === 'retrying') task.phase = 'uploading';
           this.noteFile(task, file);
@@ -527,7 +327,7 @@ export class Uploader {
             resync = true; // e.g. "not all bytes are there", or chunks still under way
           } else {
             next = received;
-            task.samples = [];
+            task.speed.reset();
             task.received = received;
             this.emit();
           }
@@ -570,27 +370,18 @@ export class Uploader {
   private async backoff(task: Task, err: unknown): Promise<void> {
     if (!isTransient(err)) throw err;
     task.failures++;
-    const { maxRetries, baseDelayMs, maxDelayMs } = this.retry;
+    const { maxRetries } = this.retry;
     if (task.failures > maxRetries) {
       throw new Error(`${messageOf(err)} (gave up after ${maxRetries} retries; press Retry to try again)`);
     }
-    const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (task.failures - 1));
+    const delay = retryDelayMs(this.retry, task.failures);
     task.phase = 'retrying';
     task.error = `${messageOf(err)} — retrying in ${Math.max(1, Math.round(delay / 1000))} s (${task.failures}/${maxRetries})`;
-    task.samples = [];
+    task.speed.reset();
     this.emit();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        task.wake = null;
-        resolve();
-      }, delay);
-      task.wake = () => {
-        clearTimeout(timer);
-        task.wake = null;
-        resolve();
-      };
-      if (task.stop) task.wake();
-    });
+    const waited = wakeableSleep(delay, (wake) => (task.wake = wake));
+    if (task.stop) task.wake?.();
+    await waited;
     task.error = null;
     if (task.stop) throw new Stopped();
   }
@@ -636,42 +427,12 @@ export class Uploader {
   private noteFile(task: Task, file: DatasetFile): void {
     this.files.set(file.id, file);
     task.received = file.received;
-    const t = this.now();
-    task.samples.push([t, file.received]);
-    while (task.samples.length > 2 && t - task.samples[0][0] > SPEED_WINDOW_MS) task.samples.shift();
+    task.speed.add(this.now(), file.received);
     this.emit();
   }
 
-  private speedOf(task: Task): number | null {
-    if (task.phase !== 'uploading' || task.samples.length < 2) return null;
-    const [t0, b0] = task.samples[0];
-    const [t1, b1] = task.samples[task.samples.length - 1];
-    return t1 - t0 >= 200 && b1 >= b0 ? ((b1 - b0) * 1000) / (t1 - t0) : null;
-  }
-
-  private entryOf(task: Task): UploadEntry {
-    const speed = this.speedOf(task);
-    const entry: UploadEntry = {
-      name: task.name,
-      size: task.size,
-      phase: task.phase,
-      hashed: task.hashed,
-      received: task.received,
-      speed,
-      eta: speed ? (task.size - task.received) / speed : null,
-      error: task.error,
-      pausing: task.stop && WORKING.has(task.phase),
-      retryable: task.retryable,
-      fileId: task.fileId,
-    };
-    const old = task.entry;
-    if (old && (Object.keys(entry) as Array<keyof UploadEntry>).every((k) => old[k] === entry[k])) return old;
-    task.entry = entry;
-    return entry;
-  }
-
   private emit(): void {
-    const entries = [...this.tasks.values()].map((t) => this.entryOf(t));
+    const entries = [...this.tasks.values()].map(entryOf);
     const busy = entries.some((e) => e.phase === 'queued' || WORKING.has(e.phase));
     this.snapshot = { entries, files: [...this.files.values()], busy };
     for (const listener of [...this.listeners]) listener();

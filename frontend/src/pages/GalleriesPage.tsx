@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { messageOf } from '../api';
@@ -17,7 +17,8 @@ import { listDatasets } from '../datasets';
 import { addPhotos, createDatasetGallery, createImagesGallery, listGalleries, MODE_LABELS } from '../galleries';
 import { formatTime } from '../jobs';
 import { listModels } from '../training';
-import type { Dataset, Gallery, GalleryMode, GallerySource, TrainedModel } from '../types';
+import type { Dataset, GalleryMode, GallerySource, TrainedModel } from '../types';
+import { usePageList } from '../usePageList';
 
 /** Router state handed to the gallery page when its photos were not accepted. */
 export interface GalleryPageState {
@@ -26,32 +27,17 @@ export interface GalleryPageState {
 
 /** The user's galleries and a form to create one from a ready dataset or from labelled photos. No polling. */
 export function GalleriesPage() {
-  const [galleries, setGalleries] = useState<Gallery[] | null>(null);
-  const [count, setCount] = useState(0);
-  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [datasetsError, setDatasetsError] = useState<string | null>(null);
-  const [models, setModels] = useState<TrainedModel[] | null>(null);
+  const { items: galleries, count, error, reload: reloadGalleries } = usePageList(listGalleries);
+  const { items: datasets, error: datasetsLoadError, reload: reloadDatasets } = usePageList(listDatasets);
+  // Without the registry (an error: no items) the form still offers the reference embedder.
+  const { items: models, reload: reloadModels } = usePageList(listModels);
+  const datasetsError = datasetsLoadError && `Could not list your datasets: ${datasetsLoadError}`;
 
-  const load = useCallback(async () => {
-    setError(null);
-    setDatasetsError(null);
-    const [g, d, m] = await Promise.allSettled([listGalleries(), listDatasets(), listModels()]);
-    // Without the registry the form still offers the reference embedder.
-    setModels(m.status === 'fulfilled' && Array.isArray(m.value?.results) ? m.value.results : []);
-    if (g.status === 'fulfilled') {
-      setGalleries(g.value.results);
-      setCount(g.value.count);
-    } else {
-      setError(messageOf(g.reason));
-    }
-    if (d.status === 'fulfilled') setDatasets(d.value.results);
-    else setDatasetsError(`Could not list your datasets: ${messageOf(d.reason)}`);
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  function load() {
+    void reloadGalleries();
+    void reloadDatasets();
+    void reloadModels();
+  }
 
   const datasetName = (id: number | null) => datasets?.find((d) => d.id === id)?.name;
 
@@ -59,7 +45,7 @@ export function GalleriesPage() {
     <>
       <div className="page-header">
         <h1>Galleries</h1>
-        <button type="button" className="btn btn-ghost" onClick={() => void load()}>
+        <button type="button" className="btn btn-ghost" onClick={load}>
           Refresh
         </button>
       </div>

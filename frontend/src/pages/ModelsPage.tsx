@@ -1,37 +1,22 @@
-import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { messageOf } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ListCard } from '../components/ListCard';
 import { PrivateBadge } from '../components/PrivateBadge';
 import { listDatasets } from '../datasets';
 import { formatTime } from '../jobs';
 import { formatAccountant, formatAuc, formatDelta, formatEpsilon, formatPercent, listModels } from '../training';
-import type { Dataset, TrainedModel } from '../types';
+import { usePageList } from '../usePageList';
 
 /** The model registry: every trained model with its privacy and quality numbers. No polling. */
 export function ModelsPage() {
-  const [models, setModels] = useState<TrainedModel[] | null>(null);
-  const [count, setCount] = useState(0);
-  const [datasets, setDatasets] = useState<Dataset[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { items: models, count, error, reload: reloadModels } = usePageList(listModels);
+  // Dataset names are a nicety: without them (an error) the table shows ids.
+  const { items: datasets, reload: reloadDatasets } = usePageList(listDatasets);
 
-  const load = useCallback(async () => {
-    setError(null);
-    const [m, d] = await Promise.allSettled([listModels(), listDatasets()]);
-    if (m.status === 'fulfilled') {
-      setModels(m.value.results);
-      setCount(m.value.count);
-    } else {
-      setError(messageOf(m.reason));
-    }
-    // Dataset names are a nicety: without them the table shows ids.
-    if (d.status === 'fulfilled') setDatasets(d.value.results);
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  function load() {
+    void reloadModels();
+    void reloadDatasets();
+  }
 
   const datasetName = (id: number | null) => datasets?.find((d) => d.id === id)?.name;
 
@@ -43,7 +28,7 @@ export function ModelsPage() {
           <Link to="/training" className="btn btn-primary">
             Train a model
           </Link>
-          <button type="button" className="btn btn-ghost" onClick={() => void load()}>
+          <button type="button" className="btn btn-ghost" onClick={load}>
             Refresh
           </button>
         </div>

@@ -2,7 +2,8 @@
 // computed by the Python module (the server's side) on the same inputs.
 import { describe, expect, it } from 'vitest';
 import {
-  ANCHORS, PORTABLE_TARGETS, applyTransform, decodeGrid, fivePoints, iou, landmarkSquare, nms, similarityTransform,
+  ANCHORS, PORTABLE_TARGETS, applyTransform, decodeGrid, fivePoints, iou, landmarkSquare, mergedBox, nms, nmsGroups,
+  similarityTransform,
   squareTransform, supersampling, toUint8, warpAffine, type Affine, type Box, type Point, type RgbImage,
 } from './faces';
 
@@ -82,6 +83,12 @@ describe('detector decoding and NMS', () => {
     const boxes: Box[] = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10]];
     expect(iou(boxes[0], boxes[1])).toBeCloseTo(81 / 119, 12);
     expect(nms(boxes, [0.6, 0.9, 0.7, 0.9])).toEqual([1, 2]);
+    expect(nmsGroups(boxes, [0.6, 0.9, 0.7, 0.9])).toEqual([[1, 3, 0], [2]]);
+  });
+
+  it('merges a group weighting each box by its score above the threshold', () => {
+    const merged = mergedBox([[0, 0, 10, 10], [2, 2, 12, 12]], [0.9, 0.5], [0, 1], 0.3);
+    [0.5, 0.5, 10.5, 10.5].forEach((v, i) => expect(merged[i]).toBeCloseTo(v, 12));
   });
 });
 

@@ -8,7 +8,7 @@ import type * as Ort from 'onnxruntime-web/wasm';
 export const DETECTOR_SIZE = 416;
 export const LANDMARK_SIZE = 112;
 export const CROP_SIZE = 112;
-export const SCORE_THRESHOLD = 0.5;
+export const SCORE_THRESHOLD = 0.3; // portable_faces.SCORE_THRESHOLD (face-api's 0.5 is too close to two fixture faces)
 export const IOU_THRESHOLD = 0.4;
 export const ANCHORS: ReadonlyArray<readonly [number, number]> = [
   [1.603231, 2.094468], [6.041143, 7.080126], [2.882459, 3.518061], [4.266906, 5.178857], [9.041765, 10.66308],
@@ -144,16 +144,38 @@ export function iou(a: Box, b: Box): number {
   return inter / (areaA + areaB - inter);
 }
 
-/** Greedy non-maximum suppression: indices kept, best score first (ties: lower index first). */
-export function nms(boxes: Box[], scores: number[], iouThreshold = IOU_THRESHOLD): number[] {
+/** Greedy non-maximum suppression, best score first (ties: lower index first); each group is
+ *  the kept index followed by the indices it suppressed, in score order. */
+export function nmsGroups(boxes: Box[], scores: number[], iouThreshold = IOU_THRESHOLD): number[][] {
   let order = scores.map((_, i) => i).sort((i, j) => scores[j] - scores[i] || i - j);
-  const keep: number[] = [];
+  const groups: number[][] = [];
   while (order.length) {
     const best = order.shift()!;
-    keep.push(best);
-    order = order.filter((i) => iou(boxes[best], boxes[i]) <= iouThreshold);
+    const group = [best];
+    const rest: number[] = [];
+    for (const i of order) (iou(boxes[best], boxes[i]) > iouThreshold ? group : rest).push(i);
+    groups.push(group);
+    order = rest;
   }
-  return keep;
+  return groups;
+}
+
+/** The indices NMS keeps, best score first. */
+export function nms(boxes: Box[], scores: number[], iouThreshold = IOU_THRESHOLD): number[] {
+  return nmsGroups(boxes, scores, iouThreshold).map((g) => g[0]);
+}
+
+/** portable_faces.merged_box: a group's boxes averaged, each weighted by score - threshold
+ *  (smooth under a level of decoder noise, where plain NMS can swap anchors). */
+export function mergedBox(boxes: Box[], scores: number[], group: number[], scoreThreshold = SCORE_THRESHOLD): Box {
+  let total = 0.0;
+  const acc = [0.0, 0.0, 0.0, 0.0];
+  for (const i of group) {
+    const weight = scores[i] - scoreThreshold;
+    total += weight;
+    for (let j = 0; j < 4; j++) acc[j] += weight * boxes[i][j];
+  }
+  return [acc[0] / total, acc[1] / total, acc[2] / total, acc[3] / total];
 }
 
 /** The box centred in a square, (left, top, side) in pixel-edge coordinates. */
@@ -242,7 +264,8 @@ export class BrowserFaces {
     return out[session.outputNames[0]].data as Float32Array;
   }
 
-  /** (box, score) of every face, largest box first (ties: higher score first). */
+  /** (box, score) of every face, largest box first (ties: higher score first); each box is its
+   *  NMS group's weighted mean, its score the group's best. */
   async detect(image: RgbImage): Promise<Array<{ box: Box; score: number }>> {
     const side = Math.max(image.width, image.height);
     const pixels = warpAffine(image, squareTransform(0.0, 0.0, side, DETECTOR_SIZE), DETECTOR_SIZE, DETECTOR_SIZE);
@@ -250,10 +273,10 @@ export class BrowserFaces {
     const cells = Math.round(Math.sqrt(grid.length / 25));
     const { boxes, scores } = decodeGrid(grid, cells, side);
     const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
-    const kept = nms(boxes, scores);
+    const found = nmsGroups(boxes, scores).map((g) => ({ box: mergedBox(boxes, scores, g), score: scores[g[0]] }));
     // Array.prototype.sort is stable, as Python's sort: equal areas keep the score order.
-    kept.sort((i, j) => area(boxes[j]) - area(boxes[i]));
-    return kept.map((i) => ({ box: boxes[i], score: scores[i] }));
+    found.sort((a, b) => area(b.box) - area(a.box));
+    return found;
   }
 
   async landmarks68(image: RgbImage, box: Box): Promise<Point[]> {

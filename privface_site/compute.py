@@ -10,11 +10,16 @@ time limit. Two lanes, so that slow work cannot queue quick work behind it: ``he
 (COMPUTE_PROCESSES processes at a lower CPU priority: PLD accounting), ``light``
 (COMPUTE_LIGHT_PROCESSES: RDP) and ``search`` (COMPUTE_SEARCH_PROCESSES: the alignment,
 embedding, keys and decryption of browser searches, inference/engine/browser_probe.py).
+``remembered(fn, *args, ...)`` is ``run`` for pure functions, answering a repeated question
+from memory.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import copy
+import importlib
 import multiprocessing
 import os
 import queue
@@ -91,7 +96,17 @@ def _pool(lane: str) -> queue.Queue[_Process]:
         return _idle[lane]
 
 
-def run(fn: Callable, *args: Any, timeout: float, lane: str = "heavy") -> Any:
+def call_by_name(target: str, *args: Any) -> Any:
+    """``target`` is "package.module:function": imported where it runs, in the compute process."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def run(fn: Callable | str, *args: Any, timeout: float, lane: str = "heavy") -> Any:
+    """``fn`` may be named ("package.module:function"), so that this process need not import
+    its module (the accountants import dp-accounting and SciPy: seconds, and memory)."""
+    if isinstance(fn, str):
+        fn, args = call_by_name, (fn, *args)
     deadline = time.monotonic() + timeout
     idle = _pool(lane)
     try:
@@ -102,6 +117,33 @@ def run(fn: Callable, *args: Any, timeout: float, lane: str = "heavy") -> Any:
         return process.call(fn, args, max(0.1, deadline - time.monotonic()))
     finally:
         idle.put(process)
+
+
+# Answers of pure computations (privacy estimates) by their arguments, per web process: the
+# dashboard's forms ask the same question again and again, and a repeated slow estimate
+# should cost nothing the second time. Failures are not kept.
+ANSWER_CACHE_SIZE = 256
+_answers: collections.OrderedDict[str, Any] = collections.OrderedDict()
+
+
+def remembered(fn: Callable | str, *args: Any, timeout: float, lane: str = "heavy") -> Any:
+    """``run(fn, *args)`` for a pure ``fn``, answered from memory when asked before."""
+    key = f"{fn if isinstance(fn, str) else f'{fn.__module__}:{fn.__qualname__}'}{args!r}"
+    with _lock:
+        if key in _answers:
+            _answers.move_to_end(key)
+            return copy.deepcopy(_answers[key])
+    answer = run(fn, *args, timeout=timeout, lane=lane)
+    with _lock:
+        _answers[key] = copy.deepcopy(answer)
+        while len(_answers) > ANSWER_CACHE_SIZE:
+            _answers.popitem(last=False)
+    return answer
+
+
+def forget() -> None:
+    with _lock:
+        _answers.clear()
 
 
 def warm(lane: str = "light") -> None:

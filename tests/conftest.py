@@ -71,3 +71,11 @@ def server(transactional_db, purged_queues):
     s = Server().start()
     yield s
     s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compute_answers():
+    """Each test computes its privacy estimates anew (the web process remembers answers)."""
+    from privface_site import compute
+
+    compute.forget()

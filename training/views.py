@@ -30,6 +30,9 @@ from .serializers import (
     check_user_config,
 )
 
+# By name: the compute process imports the accountant (dp-accounting, SciPy), this one never.
+ESTIMATE = "training.engine.accounting:estimate"
+
 
 @extend_schema(request=PrivacyQuerySerializer, responses={200: dict})
 @api_view(["POST"])
@@ -38,7 +41,7 @@ def privacy_estimate(request: Request) -> Response:
 
     The accounting runs in a compute process (never in this one, where it would stall
     every other request) and is stopped past PRIVACY_TIMEOUT_SECONDS."""
-    from training.engine import accounting
+    from training.engine.dp_params import UnreliableEpsilon
 
     query = PrivacyQuerySerializer(data=request.data, context={"request": request})
     query.is_valid(raise_exception=True)
@@ -46,13 +49,13 @@ def privacy_estimate(request: Request) -> Response:
     timeout = settings.PRIVACY_TIMEOUT_SECONDS
     try:
         # PLD takes seconds at many steps; RDP milliseconds: separate lanes, so RDP never waits behind PLD.
-        answer = compute.run(accounting.estimate, q["num_examples"], q["batch_size"], q["epochs"], q["delta"],
-                             q["accountant"], q.get("noise_multiplier"), q.get("target_epsilon"), timeout=timeout,
-                             lane="heavy" if q["accountant"] == "pld" else "light")
+        answer = compute.remembered(ESTIMATE, q["num_examples"], q["batch_size"], q["epochs"], q["delta"],
+                                    q["accountant"], q.get("noise_multiplier"), q.get("target_epsilon"),
+                                    timeout=timeout, lane="heavy" if q["accountant"] == "pld" else "light")
     except compute.ComputeTimeout:
         return Response({"detail": f"this estimate takes more than {timeout} s to compute; use fewer steps"
                                    " (fewer epochs or examples, a larger batch) or the rdp accountant"}, status=400)
-    except accounting.UnreliableEpsilon as err:
+    except UnreliableEpsilon as err:
         return Response({"detail": str(err)}, status=400)
     except ValueError as err:
         field = "target_epsilon" if q.get("noise_multiplier") is None else "noise_multiplier"

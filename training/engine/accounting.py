@@ -20,7 +20,12 @@ from dp_accounting.pld import PLDAccountant
 from dp_accounting.rdp import RdpAccountant
 
 from training.engine import dp_params
-from training.engine.dp_params import ACCOUNTANTS, MAX_NOISE_MULTIPLIER, PlanError  # noqa: F401 - re-exported
+from training.engine.dp_params import (  # noqa: F401 - re-exported
+    ACCOUNTANTS,
+    MAX_NOISE_MULTIPLIER,
+    PlanError,
+    UnreliableEpsilon,
+)
 
 # tensorflow-privacy's compute_dp_sgd_privacy orders, so our RDP epsilons match its reports.
 RDP_ORDERS: tuple[float, ...] = tuple([1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)))
@@ -40,11 +45,6 @@ logging.getLogger("absl").addFilter(_drop_excluded_order_warnings)
 
 UNRELIABLE = ("the accountant cannot bound epsilon for these parameters (numerically unstable);"
               " try the other accountant or other parameters")
-
-
-class UnreliableEpsilon(ValueError):
-    """dp-accounting could not bound epsilon for these parameters (numerical trouble): it
-    would answer an epsilon of zero. We refuse rather than report less than a valid bound."""
 
 
 def dp_sgd_event(noise_multiplier: float, sample_rate: float, steps: int) -> dp_accounting.DpEvent:

@@ -22,6 +22,13 @@ MAX_EPOCHS = 1000
 MAX_NOISE_MULTIPLIER = 1e4
 
 
+class UnreliableEpsilon(ValueError):
+    """dp-accounting could not bound epsilon for these parameters (numerical trouble): it
+    would answer an epsilon of zero. We refuse rather than report less than a valid bound.
+    (Here, not in accounting.py, so the web process can catch it without importing
+    dp-accounting.)"""
+
+
 class PlanError(ConfigError, ValueError):
     """A bad privacy parameter: a ``ConfigError`` naming its field (``--field message`` on the
     command line, ``{"field": [...]}`` from the API), and a ``ValueError`` for callers of the

@@ -3,6 +3,7 @@ slow requests run; p50/p99 latency of the light requests and errors (issue #14).
 
     python bench/web_load.py --json                     # K = 10 and 50, 20 s each
     python bench/web_load.py --clients 10 --duration 10 --web-processes 1
+    python bench/web_load.py --think 1 --clients 10 50 100   # people, not a stress test
 
 Starts its own `run.py webapp` (a Celery worker included, so queued jobs run) on a free
 port, against a fresh PostgreSQL database on 127.0.0.1:5432 when one answers (else SQLite)
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -181,8 +183,12 @@ def search_client(url: str, token: str, gallery_id: int, stop: threading.Event, 
         out.append((time.perf_counter() - started, status))
 
 
-def light_client(url: str, token: str, fixture: dict, index: int, stop: threading.Event, out: list) -> None:
+def light_client(url: str, token: str, fixture: dict, index: int, stop: threading.Event, out: list,
+                 think: float = 0.0) -> None:
+    """Requests back to back (think 0: a stress test), or, like a person at the dashboard,
+    separated by exponentially distributed pauses of mean ``think`` seconds."""
     s = session(token)
+    pauses = random.Random(index)
     job = fixture["jobs"][index % len(fixture["jobs"])]
     file_id, offset = fixture["files"][index], 0
     mix = ["jobs", "datasets", "job", "events", "privacy", "models", "chunk"]
@@ -213,6 +219,8 @@ def light_client(url: str, token: str, fixture: dict, index: int, stop: threadin
         except requests.RequestException as exc:
             status = f"{type(exc).__name__}"
         out.append((kind, time.perf_counter() - started, status))
+        if think:
+            stop.wait(pauses.expovariate(1 / think))
 
 
 def slow_client(url: str, token: str, stop: threading.Event, out: list) -> None:
@@ -245,7 +253,7 @@ def warm_up(url: str, token: str, fixture: dict, clients: int) -> None:
 
 
 def run(url: str, token: str, clients: int, slow: int, duration: float, searches: int = 0,
-        gallery_id: int | None = None) -> dict:
+        gallery_id: int | None = None, think: float = 0.0) -> dict:
     fixture = setup(url, token, clients)
     warm_up(url, token, fixture, clients)
     stop = threading.Event()
@@ -259,7 +267,7 @@ def run(url: str, token: str, clients: int, slow: int, duration: float, searches
     for thread in slow_threads:
         thread.start()
     time.sleep(1.0 if slow else 0)  # the slow requests are computing before the clock starts
-    threads = [threading.Thread(target=light_client, args=(url, token, fixture, k, stop, light))
+    threads = [threading.Thread(target=light_client, args=(url, token, fixture, k, stop, light, think))
                for k in range(clients)]
     started = time.perf_counter()
     for thread in threads:
@@ -280,7 +288,7 @@ def run(url: str, token: str, clients: int, slow: int, duration: float, searches
             by_kind[kind] = {"count": len(lat), "p50_ms": round(statistics.median(lat) * 1000, 1),
                              "p99_ms": round(percentile(lat, 99) * 1000, 1)}
     return {
-        "clients": clients, "slow_clients": slow, "duration_s": round(elapsed, 1),
+        "clients": clients, "think_s": think, "slow_clients": slow, "duration_s": round(elapsed, 1),
         "light": {"count": len(light), "per_s": round(len(light) / elapsed, 1),
                   "p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
                   "p99_ms": round(percentile(ok, 99) * 1000, 1) if ok else None,
@@ -301,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--slow", type=int, default=2, help="clients sending slow PLD estimates (default 2)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (default 20)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean pause of a light client between requests, s (default 0: back to back)")
     parser.add_argument("--search", type=int, default=2, help="clients doing browser searches (default 2; 0: none)")
     parser.add_argument("--web-processes", type=int, default=None, help="default: run.py webapp's")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
@@ -311,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         token = stack.start()
         gallery_id = make_gallery(stack.url, token) if args.search else None
-        results = [run(stack.url, token, k, args.slow, args.duration, args.search, gallery_id) for k in args.clients]
+        results = [run(stack.url, token, k, args.slow, args.duration, args.search, gallery_id, args.think)
+                   for k in args.clients]
     finally:
         stack.stop()
     report = {

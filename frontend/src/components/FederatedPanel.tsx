@@ -5,24 +5,14 @@ import { unitOf } from '../federated';
 import type { DpLevel, FederatedConfig, FederatedResult } from '../federated';
 import { latestClients, latestRound, latestRoundEpsilon, roundPoints } from '../federatedSeries';
 import type { FederatedSeries } from '../federatedSeries';
-import { formatAccountant, formatDelta, formatEpsilon, formatPercent } from '../training';
+import { formatAccountant, formatDelta, formatPercent } from '../training';
 import type { Job } from '../types';
 import { ClientTable } from './ClientTable';
 import { LineChart } from './LineChart';
+import { EpsilonChart, EpsilonStat, jobConfig, jobResult, num, pct, RunDone, Stat } from './RunPanelParts';
 import '../federated.css';
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const pct = (y: number) => `${Math.round(y * 100)}%`;
-
-function configOf(job: Job): FederatedConfig {
-  const c = job.params?.config;
-  return c && typeof c === 'object' ? (c as FederatedConfig) : {};
-}
-
-export function resultOf(job: Job): FederatedResult | null {
-  const r = job.result;
-  return r && typeof r === 'object' && typeof r.model_id === 'number' ? (r as unknown as FederatedResult) : null;
-}
+export const resultOf = (job: Job) => jobResult<FederatedResult>(job);
 
 export function dpLevelOf(config: FederatedConfig): DpLevel {
   if (config.dp_level === 'sample' || config.dp_level === 'client' || config.dp_level === 'none') return config.dp_level;
@@ -37,7 +27,7 @@ function stoppedText(result: FederatedResult): string {
 }
 
 export function FederatedPanel({ job, series }: { job: Job; series: FederatedSeries }) {
-  const config = configOf(job);
+  const config = jobConfig<FederatedConfig>(job);
   const result = resultOf(job);
   const level = dpLevelOf(config);
   const dp = level !== 'none';
@@ -72,72 +62,40 @@ export function FederatedPanel({ job, series }: { job: Job; series: FederatedSer
         </span>
       </div>
       <div className="stats">
-        <div className="stat stat-epsilon">
-          <span className="stat-label">Current ε</span>
-          {dp ? (
-            <>
-              <span className="stat-value" data-testid="current-epsilon">
-                {epsilon === null && !result ? '—' : formatEpsilon(epsilon)}
-              </span>
-              <span className="stat-note">
-                {epsilon === null && !result ? 'after the first round' : `at δ = ${formatDelta(delta)} (${accountant})`}
-                {target !== null && ` · target ${formatEpsilon(target)}`}
-              </span>
-              <span className="stat-note" data-testid="dp-unit">
-                protects {unitOf(level)}
-              </span>
-            </>
-          ) : (
-            <>
-              <span className="stat-value" data-testid="current-epsilon">
-                none
-              </span>
-              <span className="stat-note">trained without DP: no privacy guarantee</span>
-            </>
-          )}
-        </div>
-        <div className="stat">
-          <span className="stat-label">Round</span>
-          <span className="stat-value" data-testid="current-round">
-            {last ? last.round : 0} / {planned}
+        <EpsilonStat
+          dp={dp}
+          epsilon={epsilon}
+          known={epsilon !== null || result !== null}
+          waiting="after the first round"
+          note={`at δ = ${formatDelta(delta)} (${accountant})`}
+          target={target}
+        >
+          <span className="stat-note" data-testid="dp-unit">
+            protects {unitOf(level)}
           </span>
-          <span className="stat-note">
-            {last && last.replied !== null && last.sampled !== null
+        </EpsilonStat>
+        <Stat
+          label="Round"
+          testId="current-round"
+          value={`${last ? last.round : 0} / ${planned}`}
+          note={
+            last && last.replied !== null && last.sampled !== null
               ? `${last.replied} of ${last.sampled} clients replied${last.failed ? `, ${last.failed} failed` : ''}`
-              : ''}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Loss</span>
-          <span className="stat-value" data-testid="current-loss">
-            {last?.loss != null ? last.loss.toFixed(3) : '—'}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Train accuracy</span>
-          <span className="stat-value">{formatPercent(last?.accuracy)}</span>
-        </div>
+              : ''
+          }
+        />
+        <Stat label="Loss" testId="current-loss" value={last?.loss != null ? last.loss.toFixed(3) : '—'} />
+        <Stat label="Train accuracy" value={formatPercent(last?.accuracy)} />
         {series.rounds.some((r) => r.held_accuracy !== null) && (
-          <div className="stat">
-            <span className="stat-label">Held-out accuracy</span>
-            <span className="stat-value">{formatPercent(last?.held_accuracy)}</span>
-          </div>
+          <Stat label="Held-out accuracy" value={formatPercent(last?.held_accuracy)} />
         )}
         {series.rounds.some((r) => r.verification_accuracy !== null) && (
-          <div className="stat">
-            <span className="stat-label">Verification</span>
-            <span className="stat-value">{formatPercent(last?.verification_accuracy)}</span>
-          </div>
+          <Stat label="Verification" value={formatPercent(last?.verification_accuracy)} />
         )}
       </div>
 
       {result && (job.status === 'succeeded' || job.status === 'cancelled') && (
-        <p className="training-done" data-testid="training-result">
-          {stoppedText(result)}
-          <Link to={`/models/${result.model_id}`} data-testid="model-link">
-            Open model #{result.model_id}
-          </Link>
-        </p>
+        <RunDone text={stoppedText(result)} modelId={result.model_id} />
       )}
 
       <div className="chart-grid-2">
@@ -181,15 +139,11 @@ export function FederatedPanel({ job, series }: { job: Job; series: FederatedSer
           empty="After each round, when the dataset has verification pairs (.bin)"
         />
         {dp && (
-          <LineChart
-            title="Privacy spent (ε)"
-            testId="chart-epsilon"
+          <EpsilonChart
             xLabel="Round"
             xDomain={xDomain}
-            yDomain={[0, 0]}
-            formatY={(y) => formatEpsilon(y)}
-            refLine={target !== null ? { y: target, label: `target ε = ${formatEpsilon(target)}` } : null}
-            series={[{ key: 'epsilon', name: 'ε', points: roundPoints(series, 'epsilon'), className: 'chart-c4', dots: true }]}
+            points={roundPoints(series, 'epsilon')}
+            target={target}
             empty="Reported after each round"
           />
         )}

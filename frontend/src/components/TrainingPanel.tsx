@@ -1,28 +1,15 @@
 // The live view of a `train` job: current ε, latest metrics, charts, and the model once done.
 import { Link } from 'react-router-dom';
-import { formatAccountant, formatDelta, formatEpsilon, formatPercent } from '../training';
+import { formatAccountant, formatDelta, formatPercent } from '../training';
 import { epochLossByStep, epochPoints, latestEpsilon } from '../trainingSeries';
 import type { TrainingSeries } from '../trainingSeries';
 import type { Job, TrainingConfig, TrainingResult } from '../types';
 import { LineChart } from './LineChart';
-
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-function configOf(job: Job): TrainingConfig {
-  const c = job.params?.config;
-  return c && typeof c === 'object' ? (c as TrainingConfig) : {};
-}
-
-function resultOf(job: Job): TrainingResult | null {
-  const r = job.result;
-  return r && typeof r === 'object' && typeof r.model_id === 'number' ? (r as unknown as TrainingResult) : null;
-}
-
-const pct = (y: number) => `${Math.round(y * 100)}%`;
+import { EpsilonChart, EpsilonStat, jobConfig, jobResult, num, pct, RunDone, Stat } from './RunPanelParts';
 
 export function TrainingPanel({ job, series }: { job: Job; series: TrainingSeries }) {
-  const config = configOf(job);
-  const result = resultOf(job);
+  const config = jobConfig<TrainingConfig>(job);
+  const result = jobResult<TrainingResult>(job);
   const dp = config.use_dp === true;
   const plannedEpochs = num(config.epochs) ?? 20;
   const last = series.epochs[series.epochs.length - 1];
@@ -45,66 +32,38 @@ export function TrainingPanel({ job, series }: { job: Job; series: TrainingSerie
         )}
       </div>
       <div className="stats">
-        <div className="stat stat-epsilon">
-          <span className="stat-label">Current ε</span>
-          {dp ? (
-            <>
-              <span className="stat-value" data-testid="current-epsilon">
-                {epsilon === null && !result ? '—' : formatEpsilon(epsilon)}
-              </span>
-              <span className="stat-note">
-                {epsilon === null && !result
-                  ? 'after the first epoch'
-                  : `at δ = ${formatDelta(delta)} (${formatAccountant(config.accountant ?? 'rdp')})`}
-                {target !== null && ` · target ${formatEpsilon(target)}`}
-              </span>
-            </>
-          ) : (
-            <>
-              <span className="stat-value" data-testid="current-epsilon">
-                none
-              </span>
-              <span className="stat-note">trained without DP: no privacy guarantee</span>
-            </>
-          )}
-        </div>
-        <div className="stat">
-          <span className="stat-label">Epoch</span>
-          <span className="stat-value" data-testid="current-epoch">
-            {last ? last.epoch : 0} / {plannedEpochs}
-          </span>
-          <span className="stat-note">
-            {lastStep ? `step ${lastStep.x.toLocaleString('en-US')}` : ''}
-            {series.totalSteps ? ` of ${series.totalSteps.toLocaleString('en-US')}` : ''}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Loss</span>
-          <span className="stat-value" data-testid="current-loss">
-            {lastStep ? lastStep.y.toFixed(3) : last?.loss != null ? last.loss.toFixed(3) : '—'}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Train accuracy</span>
-          <span className="stat-value">{formatPercent(last?.accuracy)}</span>
-        </div>
-        {hasVerification && (
-          <div className="stat">
-            <span className="stat-label">Verification</span>
-            <span className="stat-value">{formatPercent(last?.verification_accuracy)}</span>
-          </div>
-        )}
+        <EpsilonStat
+          dp={dp}
+          epsilon={epsilon}
+          known={epsilon !== null || result !== null}
+          waiting="after the first epoch"
+          note={`at δ = ${formatDelta(delta)} (${formatAccountant(config.accountant ?? 'rdp')})`}
+          target={target}
+        />
+        <Stat
+          label="Epoch"
+          testId="current-epoch"
+          value={`${last ? last.epoch : 0} / ${plannedEpochs}`}
+          note={`${lastStep ? `step ${lastStep.x.toLocaleString('en-US')}` : ''}${series.totalSteps ? ` of ${series.totalSteps.toLocaleString('en-US')}` : ''}`}
+        />
+        <Stat
+          label="Loss"
+          testId="current-loss"
+          value={lastStep ? lastStep.y.toFixed(3) : last?.loss != null ? last.loss.toFixed(3) : '—'}
+        />
+        <Stat label="Train accuracy" value={formatPercent(last?.accuracy)} />
+        {hasVerification && <Stat label="Verification" value={formatPercent(last?.verification_accuracy)} />}
       </div>
 
       {job.status === 'succeeded' && result && (
-        <p className="training-done" data-testid="training-result">
-          {result.stopped === 'privacy_budget'
-            ? `Stopped when the privacy budget was reached, after ${result.epochs_completed} epochs. `
-            : `Completed ${result.epochs_completed} ${result.epochs_completed === 1 ? 'epoch' : 'epochs'}. `}
-          <Link to={`/models/${result.model_id}`} data-testid="model-link">
-            Open model #{result.model_id}
-          </Link>
-        </p>
+        <RunDone
+          modelId={result.model_id}
+          text={
+            result.stopped === 'privacy_budget'
+              ? `Stopped when the privacy budget was reached, after ${result.epochs_completed} epochs. `
+              : `Completed ${result.epochs_completed} ${result.epochs_completed === 1 ? 'epoch' : 'epochs'}. `
+          }
+        />
       )}
 
       <div className="chart-grid-2">
@@ -139,15 +98,11 @@ export function TrainingPanel({ job, series }: { job: Job; series: TrainingSerie
           empty="Reported after each epoch"
         />
         {dp && (
-          <LineChart
-            title="Privacy spent (ε)"
-            testId="chart-epsilon"
+          <EpsilonChart
             xLabel="Epoch"
             xDomain={[0, Math.max(plannedEpochs, 1)]}
-            yDomain={[0, 0]}
-            formatY={(y) => formatEpsilon(y)}
-            refLine={target !== null ? { y: target, label: `target ε = ${formatEpsilon(target)}` } : null}
-            series={[{ key: 'epsilon', name: 'ε', points: epochPoints(series, 'epsilon'), className: 'chart-c4', dots: true }]}
+            points={epochPoints(series, 'epsilon')}
+            target={target}
             empty="Reported after each epoch"
           />
         )}

@@ -23,29 +23,23 @@ export function RunFormHeader({ current, onRefresh }: { current: 'centralized' |
   );
 }
 
-/** The ready datasets to train on ("Loading…" until listed); one the URL named stays offered. */
-export function DatasetField({
-  kit,
-  id,
-  invalid,
-  datasets,
-  datasetsError,
-  ready,
-  dataset,
-  value,
-  onChange,
-}: {
+/** What the dataset choice needs of a run form (useRunForm's state). */
+export interface DatasetChoice {
   kit: FieldKit<'dataset'>;
-  id: string;
-  invalid: boolean;
+  shownError: (f: 'dataset') => string | undefined;
   datasets: Dataset[] | null;
   datasetsError: string | null;
   ready: Dataset[];
   /** The chosen one (null: none, or not listed). */
   dataset: Dataset | null;
-  value: string;
-  onChange: (value: string) => void;
-}) {
+  form: { dataset: string };
+  set: (f: 'dataset', value: string) => void;
+}
+
+/** The ready datasets to train on ("Loading…" until listed); one the URL named stays offered. */
+export function DatasetField({ run, id }: { run: DatasetChoice; id: string }) {
+  const { kit, datasets, datasetsError, ready, dataset } = run;
+  const value = run.form.dataset;
   if (datasets === null && !datasetsError) return <p className="muted">Loading datasets…</p>;
   if (ready.length === 0) {
     return (
@@ -59,8 +53,8 @@ export function DatasetField({
     <select
       id={id}
       value={value}
-      onChange={(e) => onChange(e.target.value)}
-      aria-invalid={invalid ? true : undefined}
+      onChange={(e) => run.set('dataset', e.target.value)}
+      aria-invalid={run.shownError('dataset') ? true : undefined}
       aria-describedby={kit.describedBy('dataset')}
     >
       {value && !ready.some((d) => String(d.id) === value) && (

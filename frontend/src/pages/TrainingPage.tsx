@@ -79,17 +79,7 @@ export function TrainingPage() {
         <section className="card">
           <h2>Data and model</h2>
           <div className="form-row">
-            <DatasetField
-              kit={run.kit}
-              id={fieldId('dataset')}
-              invalid={Boolean(run.shownError('dataset'))}
-              datasets={run.datasets}
-              datasetsError={run.datasetsError}
-              ready={run.ready}
-              dataset={dataset}
-              value={form.dataset}
-              onChange={(value) => set('dataset', value)}
-            />
+            <DatasetField run={run} id={fieldId('dataset')} />
             {textInput('name', { maxLength: 200, placeholder: dataset ? `${dataset.name} model` : 'my model' })}
           </div>
           <ErrorMessage error={run.datasetsError} />

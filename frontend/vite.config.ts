@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { fileURLToPath } from 'node:url';
 
 const backend = 'http://127.0.0.1:8000';
 
@@ -11,6 +12,19 @@ const backend = 'http://127.0.0.1:8000';
 export default defineConfig(({ command }) => ({
   base: command === 'build' ? '/static/' : '/',
   plugins: [react()],
+  resolve: {
+    // node-seal's package exports do not list its wasm: the private-search worker imports it by URL.
+    alias: [
+      {
+        find: /^node-seal\/seal_throws\.wasm/, // keeps the ?url suffix
+        replacement: fileURLToPath(new URL('./node_modules/node-seal/dist/seal_throws.wasm', import.meta.url)),
+      },
+    ],
+  },
+  // The private-search worker imports onnxruntime-web lazily: an ES module worker (Vite's default, iife, cannot split).
+  worker: { format: 'es' },
+  // Pre-bundling breaks onnxruntime-web's and node-seal's own wasm lookups in the dev server.
+  optimizeDeps: { exclude: ['onnxruntime-web', 'node-seal'] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

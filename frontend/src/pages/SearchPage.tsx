@@ -16,6 +16,18 @@ import {
   searchGallery,
 } from '../galleries';
 import type { Gallery, SearchResult } from '../types';
+import { PrivateSearchView, StageProgress, type StageState } from '../private/PrivateSearchView';
+import { NoFaceError, privateSearch, type PrivateSearchResult } from '../private/privateSearch';
+import { browserSupportsPrivateSearch, PORTABLE_PIPELINE, type PrivateSearchBlock, type Stage } from '../private/protocol';
+import { makeSearchWorker, WASM_ASSETS } from '../private/searchWorker';
+
+type Mode = 'private' | 'server';
+
+/** The gallery's private-search block, when this browser can use it. */
+function privateBlock(g: Gallery | null): PrivateSearchBlock | null {
+  const block = (g as (Gallery & { private_search?: PrivateSearchBlock | null }) | null)?.private_search ?? null;
+  return block && block.faces?.pipeline === PORTABLE_PIPELINE && browserSupportsPrivateSearch() ? block : null;
+}
 
 const DEFAULT_TOP_K = 5;
 const MAX_TOP_K = 50;
@@ -50,6 +62,10 @@ export function SearchPage() {
   const [searching, setSearching] = useState(false);
   const [result, setResult] = useState<SearchResult | null>(null);
   const [searchError, setSearchError] = useState<string | null>(null);
+  // The mode picked for a gallery; otherwise private where the gallery and browser allow it.
+  const [modeEdit, setModeEdit] = useState<{ gallery: number; mode: Mode } | null>(null);
+  const [stages, setStages] = useState<Partial<Record<Stage, StageState>>>({});
+  const [privateResult, setPrivateResult] = useState<PrivateSearchResult | null>(null);
   const preview = usePreview(photo);
 
   useEffect(() => {
@@ -80,8 +96,17 @@ export function SearchPage() {
 
   const gallery = galleries?.find((g) => g.id === wanted) ?? (wanted ? null : (galleries?.[0] ?? null));
   const galleryId = gallery?.id ?? null;
-  // The gallery's own (the owner's, else calibrated) threshold, else its model's default.
-  const defaultThreshold = gallery?.threshold ?? gallery?.embedder.default_threshold ?? null;
+  const privateSearchBlock = privateBlock(gallery);
+  const mode: Mode =
+    privateSearchBlock === null ? 'server' : modeEdit && modeEdit.gallery === galleryId ? modeEdit.mode : 'private';
+
+  // The gallery's own (the owner's, else calibrated) threshold, else its model's default;
+  // a private search uses the one its private_search block names.
+  const defaultThreshold =
+    (mode === 'private' ? privateSearchBlock?.threshold : null) ??
+    gallery?.threshold ??
+    gallery?.embedder.default_threshold ??
+    null;
 
   const threshold =
     thresholdEdit && thresholdEdit.gallery === galleryId
@@ -93,6 +118,7 @@ export function SearchPage() {
   const chooseGallery = useCallback(
     (id: string) => {
       setResult(null);
+      setPrivateResult(null);
       setSearchError(null);
       setParams(id ? { gallery: id } : {}, { replace: true });
     },
@@ -102,6 +128,8 @@ export function SearchPage() {
   function choosePhoto(file: File | null | undefined) {
     setPhoto(file ?? null);
     setResult(null);
+    setPrivateResult(null);
+    setStages({});
     setSearchError(null);
   }
 
@@ -132,10 +160,26 @@ export function SearchPage() {
     setSearching(true);
     setSearchError(null);
     setResult(null);
+    setPrivateResult(null);
+    setStages({});
     try {
-      setResult(await searchGallery(gallery.id, photo, { topK: k, threshold: t }));
+      if (mode === 'private' && privateSearchBlock) {
+        const onProgress = (stage: Stage, done: boolean, ms?: number) =>
+          setStages((prev) => ({ ...prev, [stage]: done ? { done: true, ms } : { done: false } }));
+        setPrivateResult(
+          await privateSearch(photo, WASM_ASSETS, makeSearchWorker, {
+            galleryId: gallery.id,
+            search: privateSearchBlock,
+            topK: k,
+            threshold: t ?? privateSearchBlock.threshold,
+            onProgress,
+          }),
+        );
+      } else {
+        setResult(await searchGallery(gallery.id, photo, { topK: k, threshold: t }));
+      }
     } catch (err) {
-      setSearchError(messageOf(err));
+      setSearchError(err instanceof NoFaceError ? 'No face was found in the photo (it was not sent anywhere).' : messageOf(err));
     } finally {
       setSearching(false);
     }
@@ -200,6 +244,33 @@ export function SearchPage() {
               />
             </label>
           </div>
+          {privateSearchBlock && (
+            <fieldset className="form-row search-mode" aria-label="Search mode">
+              <label>
+                <input
+                  type="radio"
+                  name="search-mode"
+                  checked={mode === 'private'}
+                  onChange={() => galleryId && setModeEdit({ gallery: galleryId, mode: 'private' })}
+                />{' '}
+                Private search (your photo never leaves this browser)
+              </label>
+              <label>
+                <input
+                  type="radio"
+                  name="search-mode"
+                  checked={mode === 'server'}
+                  onChange={() => galleryId && setModeEdit({ gallery: galleryId, mode: 'server' })}
+                />{' '}
+                Server-side search (the server sees your photo)
+              </label>
+            </fieldset>
+          )}
+          {gallery && !privateSearchBlock && (
+            <p className="muted small" data-testid="server-mode">
+              Server-side search (the server sees your photo)
+            </p>
+          )}
           {gallery && (
             <p className="muted small">
               Embedder: <EmbedderName embedder={gallery.embedder} /> — model {modelText(gallery.embedder)},{' '}
@@ -253,12 +324,16 @@ export function SearchPage() {
             <button type="submit" className="btn btn-primary" disabled={!gallery || !photo || searching}>
               {searching ? 'Searching…' : 'Search'}
             </button>
-            {searching && <span className="muted small">Encrypting, scoring under encryption, decrypting…</span>}
+            {searching && mode === 'server' && (
+              <span className="muted small">Encrypting, scoring under encryption, decrypting…</span>
+            )}
           </div>
+          {mode === 'private' && (searching || Object.keys(stages).length > 0) && <StageProgress stages={stages} />}
         </form>
       )}
 
       {result && <SearchResultView result={result} />}
+      {privateResult && gallery && <PrivateSearchView result={privateResult} gallery={gallery} />}
     </>
   );
 }

@@ -1,0 +1,107 @@
+// A private search's client half, off the page's thread: decode the photo, find and align the
+// face (faces.ts), embed it (embed.ts), make CKKS keys and the public context, encrypt the
+// query and decrypt the scores (he.ts). The photo, the crop's template and the secret key
+// stay in this worker; the page gets only what it uploads (public context, query ciphertext),
+// the crop to show, and the decrypted scores. Protocol: protocol.ts.
+import type * as Ort from 'onnxruntime-web/wasm';
+import { BrowserEmbedder, modelBytes } from './embed';
+import { BrowserFaces, decodePhoto } from './faces';
+import { BrowserHEClient, loadSeal } from './he';
+import { PORTABLE_PIPELINE, type FromWorker, type Stage, type ToWorker } from './protocol';
+
+// The DOM lib is the project's; the worker's scope is typed by what is used of it.
+const scope = self as unknown as {
+  postMessage(msg: FromWorker, transfer: Transferable[]): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  close(): void;
+  caches?: CacheStorage;
+};
+
+let client: BrowserHEClient | null = null;
+let query: Float32Array | null = null;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(msg, transfer);
+}
+
+async function timed<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
+  post({ type: 'progress', stage, done: false });
+  const t = performance.now();
+  const out = await work();
+  post({ type: 'progress', stage, done: true, ms: Math.round((performance.now() - t) * 10) / 10 });
+  return out;
+}
+
+async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
+  const { search, assets, photo } = msg;
+  if (search.faces.pipeline !== PORTABLE_PIPELINE) throw new Error(`face pipeline ${search.faces.pipeline} is not supported here`);
+  const source = { fetch: (url: string) => fetch(url, { credentials: 'same-origin' }), caches: scope.caches ?? null };
+  const { faces, embedder, seal, cached } = await timed('models', async () => {
+    const ort: typeof Ort = await import('onnxruntime-web/wasm');
+    ort.env.wasm.wasmPaths = { wasm: assets.ort };
+    ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page
+    const [det, lm, model] = await Promise.all([
+      modelBytes(search.faces.detector, source),
+      modelBytes(search.faces.landmarks, source),
+      modelBytes(search.model.onnx, source),
+    ]);
+    const [faces, embedder, seal] = await Promise.all([
+      BrowserFaces.load(det.bytes, lm.bytes, { ort }),
+      BrowserEmbedder.load(model.bytes, { ort }),
+      loadSeal(assets.seal),
+    ]);
+    return { faces, embedder, seal, cached: det.fromCache && lm.fromCache && model.fromCache };
+  });
+  try {
+    const face = await timed('detect', async () => faces.alignFace(await decodePhoto(photo)));
+    if (!face) {
+      post({ type: 'no-face' });
+      return;
+    }
+    const embedding = await timed('embed', () => embedder.embed(face.crop));
+    if (embedding.length !== search.he_profile.dim) {
+      throw new Error(`the model gives ${embedding.length} numbers, the gallery holds ${search.he_profile.dim}`);
+    }
+    const context = await timed('keys', async () => {
+      client?.dispose();
+      client = new BrowserHEClient(seal, search.he_profile);
+      return client.publicContext();
+    });
+    query = embedding;
+    let norm2 = 0;
+    for (const v of embedding) norm2 += v * v;
+    post({ type: 'prepared', context, crop: face.crop, facesFound: face.nFaces, queryNorm2: norm2, cached }, [context.buffer as ArrayBuffer]);
+  } finally {
+    await Promise.all([faces.dispose(), embedder.dispose()]);
+  }
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'prepare':
+      return prepare(msg);
+    case 'encrypt': {
+      if (!client || !query) throw new Error('no prepared search');
+      const q = query;
+      const bytes = await timed('encrypt', () => client!.encryptQuery(msg.keyId, q));
+      post({ type: 'encrypted', query: bytes }, [bytes.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'decrypt': {
+      if (!client) throw new Error('no prepared search');
+      const scores = await timed('decrypt', () => client!.decryptScores(msg.scoreSet, msg.entries));
+      const copy = Float64Array.from(scores);
+      post({ type: 'decrypted', scores: copy }, [copy.buffer]);
+      return;
+    }
+    case 'dispose':
+      client?.dispose();
+      client = null;
+      query = null;
+      scope.close();
+  }
+}
+
+scope.onmessage = (e: MessageEvent<ToWorker>) => {
+  handle(e.data).catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }));
+};

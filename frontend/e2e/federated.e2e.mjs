@@ -10,7 +10,8 @@
 // simulated on the CPU when there is no GPU: 3 clients, 2 rounds, mobilefacenet, 64-d, 56 px,
 // batch 8, softmax head, Adam at 0.001. Prints one line per step; exits non-zero (after saving
 // failure.png) on failure.
-import { BASE, apiPath, logIn, page, runE2E, shot, sleep, step, text } from './harness.mjs';
+import { BASE, apiPath, logIn, page, runE2E, shot, step, text } from './harness.mjs';
+import { epsilonIn, epsilonOf, estimateText, followJob, pickDataset } from './runSteps.mjs';
 
 const DATASET_ID = process.env.PRIVFACE_DATASET_ID;
 const RUN_TIMEOUT_MS = 480 * 1000;
@@ -19,24 +20,8 @@ const RUN_NAME = `e2e federated ${new Date().toISOString().slice(0, 19).replace(
 const CLIENTS = 3;
 const ROUNDS = 2;
 
-/** The number in an ε text ("2.31"), NaN for "—" / "∞". */
-const epsilonOf = (s) => (s && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN);
-
-/** Wait until the estimate box shows an ε different from `previous`; returns the text. */
-async function estimateText(previous) {
-  const box = page.getByTestId('epsilon-estimate');
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const shown = (await box.count()) ? await text(box) : '';
-    const stale = await page.locator('.estimate-stale').count();
-    if (shown && /ε = \d/.test(shown) && !stale && shown !== previous) return shown;
-    const error = page.getByTestId('estimate-error');
-    if (await error.count()) throw new Error(`the estimate shows an error: ${await text(error)}`);
-    if (Date.now() > deadline) throw new Error(`no new ε estimate after 30 s (shows "${shown}", before "${previous ?? ''}")`);
-    await sleep(100);
-  }
-}
-const epsilonIn = (s) => Number(/ε = ([\d.]+)/.exec(s)?.[1]);
+/** The federated estimate asks for the clients' sizes too: it may take longer. */
+const nextEstimate = (previous) => estimateText(previous, { timeoutMs: 30_000 });
 
 const count = async (testId) => Number((await page.getByTestId(testId).getAttribute('data-count')) ?? 0);
 
@@ -57,13 +42,7 @@ await runE2E('federated', {
       await page.getByRole('navigation', { name: 'Training mode' }).getByRole('link', { name: 'Federated' }).click();
       await page.waitForURL(`${BASE}/training/federated`);
       await page.getByRole('form', { name: 'New federated run' }).waitFor();
-      const select = page.getByLabel('Dataset', { exact: true });
-      await select.waitFor();
-      const options = await select.locator('option').evaluateAll((els) => els.map((o) => o.value));
-      if (!options.includes(DATASET_ID)) {
-        throw new Error(`dataset #${DATASET_ID} is not offered (ready datasets: ${options.join(', ') || 'none'})`);
-      }
-      await select.selectOption(DATASET_ID);
+      await pickDataset(DATASET_ID);
       await page.getByLabel('Name', { exact: true }).fill(RUN_NAME);
       await page.getByLabel('Clients', { exact: true }).fill(String(CLIENTS));
       await page.getByLabel('Rounds', { exact: true }).fill(String(ROUNDS));
@@ -87,11 +66,11 @@ await runE2E('federated', {
       await page.getByLabel('noise multiplier', { exact: true }).check();
       await page.getByLabel('Noise multiplier', { exact: true }).fill('1.0');
       await page.getByLabel('Clipping norm', { exact: true }).fill('5.0');
-      const at1 = await estimateText();
+      const at1 = await nextEstimate();
       const unit = await text(page.getByTestId('estimate-unit'));
       if (!/client's whole dataset/.test(unit)) throw new Error(`the estimate's unit is "${unit}"`);
       await page.getByLabel('Noise multiplier', { exact: true }).fill('0.5');
-      estimate = await estimateText(at1);
+      estimate = await nextEstimate(at1);
       if (!(epsilonIn(estimate) > epsilonIn(at1))) throw new Error(`less noise should mean a larger ε: "${at1}" then "${estimate}"`);
       await page.getByTestId('epsilon-estimate').scrollIntoViewIfNeeded();
       await shot('federated-form.png');
@@ -115,12 +94,9 @@ await runE2E('federated', {
 
     let epsilon = NaN;
     await step(`job page: the round charts and the clients table fill in, status succeeded (≤ ${RUN_TIMEOUT_MS / 1000} s)`, async () => {
-      const deadline = Date.now() + RUN_TIMEOUT_MS;
       const lossCounts = new Set();
-      let status = '';
       let roundShot = false;
-      for (;;) {
-        status = await text(page.getByTestId('job-status'));
+      await followJob('federated', RUN_TIMEOUT_MS, async (status) => {
         const points = await count('chart-loss-loss');
         if (points) lossCounts.add(points);
         if (points >= 1 && !roundShot && status === 'running') {
@@ -128,15 +104,7 @@ await runE2E('federated', {
           await shot('federated-round.png');
           roundShot = true;
         }
-        if (status === 'succeeded') break;
-        if (status === 'failed' || status === 'cancelled') {
-          const message = await text(page.locator('.job-message'));
-          const error = await page.getByRole('alert').allTextContents().catch(() => []);
-          throw new Error(`the federated job ${status}: ${error.map((e) => e.trim()).join(' | ') || message}`);
-        }
-        if (Date.now() > deadline) throw new Error(`job still "${status}" after ${RUN_TIMEOUT_MS / 1000} s`);
-        await sleep(250);
-      }
+      });
       await page.getByTestId('model-link').waitFor();
       const panel = page.getByRole('region', { name: 'Federated training' });
       const loss = await count('chart-loss-loss');

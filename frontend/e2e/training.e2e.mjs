@@ -9,30 +9,16 @@
 // PRIVFACE_DATASET_ID is a READY dataset (webface_tiny: 80 images of 10 identities). The run
 // trains on the CPU when there is no GPU: mobilefacenet, 64-d embedding, 56 px, 1 epoch.
 // Prints one line per step; exits non-zero (after saving failure.png) on failure.
-import { BASE, apiPath, logIn, page, runE2E, shot, sleep, step, text } from './harness.mjs';
+import { BASE, apiPath, logIn, page, runE2E, shot, step, text } from './harness.mjs';
+import { epsilonIn, epsilonOf, estimateText, followJob, pickDataset } from './runSteps.mjs';
 
 const DATASET_ID = process.env.PRIVFACE_DATASET_ID;
 const TRAIN_TIMEOUT_MS = 240 * 1000;
 const OVERALL_TIMEOUT_MS = TRAIN_TIMEOUT_MS + 3 * 60 * 1000;
 const RUN_NAME = `e2e dp run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
 
-/** The number in an ε text ("2.31"), NaN for "—" / "∞". */
-const epsilonOf = (s) => (s && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN);
-
-/** Wait until the estimate box shows an ε different from `previous`; returns the text. */
-async function estimateText(previous) {
-  const box = page.getByTestId('epsilon-estimate');
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const shown = (await box.count()) ? await text(box) : '';
-    const stale = await page.locator('.estimate-stale').count();
-    if (shown && /^ε = \d/.test(shown) && !stale && shown !== previous) return shown;
-    const error = page.getByTestId('estimate-error');
-    if (await error.count()) throw new Error(`the estimate shows an error: ${await text(error)}`);
-    if (Date.now() > deadline) throw new Error(`no new ε estimate after 15 s (shows "${shown}", before "${previous ?? ''}")`);
-    await sleep(100);
-  }
-}
+/** The training estimate starts with ε (no noise multiplier in front in noise mode). */
+const nextEstimate = (previous) => estimateText(previous, { shape: /^ε = \d/ });
 
 await runE2E('training', {
   timeoutMs: OVERALL_TIMEOUT_MS,
@@ -49,14 +35,7 @@ await runE2E('training', {
     await step(`open Training, pick dataset #${DATASET_ID}, set a tiny run`, async () => {
       await page.getByRole('navigation').getByRole('link', { name: 'Training' }).click();
       await page.waitForURL(`${BASE}/training`);
-      const select = page.getByLabel('Dataset', { exact: true });
-      await select.waitFor();
-      const options = await select.locator('option').evaluateAll((els) => els.map((o) => o.value));
-      if (!options.includes(DATASET_ID)) {
-        throw new Error(`dataset #${DATASET_ID} is not offered (ready datasets: ${options.join(', ') || 'none'})`);
-      }
-      await select.selectOption(DATASET_ID);
-      datasetName = (await select.locator(`option[value="${DATASET_ID}"]`).textContent()).split(' — ')[0].trim();
+      datasetName = (await pickDataset(DATASET_ID)).split(' — ')[0].trim();
       await page.getByLabel('Name', { exact: true }).fill(RUN_NAME);
       await page.getByLabel('Model', { exact: true }).selectOption('mobilefacenet');
       await page.getByLabel('Embedding size', { exact: true }).fill('64');
@@ -73,12 +52,12 @@ await runE2E('training', {
       await page.getByLabel('Train with differential privacy (DP-SGD)').check();
       await page.getByLabel('noise multiplier', { exact: true }).check();
       await page.getByLabel('Noise multiplier', { exact: true }).fill('1.0');
-      estimateAt1 = await estimateText();
+      estimateAt1 = await nextEstimate();
       await shot('training-form.png');
       await page.getByLabel('Noise multiplier', { exact: true }).fill('2.0');
-      estimateAt2 = await estimateText(estimateAt1);
-      const e1 = Number(/ε = ([\d.]+)/.exec(estimateAt1)?.[1]);
-      const e2 = Number(/ε = ([\d.]+)/.exec(estimateAt2)?.[1]);
+      estimateAt2 = await nextEstimate(estimateAt1);
+      const e1 = epsilonIn(estimateAt1);
+      const e2 = epsilonIn(estimateAt2);
       if (!(e2 < e1)) throw new Error(`more noise should mean a smaller ε: "${estimateAt1}" then "${estimateAt2}"`);
       return `"${estimateAt1}" → "${estimateAt2}"`;
     });
@@ -98,25 +77,14 @@ await runE2E('training', {
 
     let epsilon = NaN;
     await step(`job page: loss chart gets points, ε appears, status succeeded (≤ ${TRAIN_TIMEOUT_MS / 1000} s)`, async () => {
-      const deadline = Date.now() + TRAIN_TIMEOUT_MS;
       const lossCounts = new Set();
-      let status = '';
       let epsilonSeenWhileRunning = false;
-      for (;;) {
-        status = await text(page.getByTestId('job-status'));
+      await followJob('train', TRAIN_TIMEOUT_MS, async (status) => {
         const count = Number(await page.getByTestId('chart-loss-step').getAttribute('data-count'));
         if (count) lossCounts.add(count);
         const eps = await text(page.getByTestId('current-epsilon'));
         if (status === 'running' && Number.isFinite(epsilonOf(eps))) epsilonSeenWhileRunning = true;
-        if (status === 'succeeded') break;
-        if (status === 'failed' || status === 'cancelled') {
-          const message = await text(page.locator('.job-message'));
-          const error = await page.getByRole('alert').allTextContents().catch(() => []);
-          throw new Error(`the train job ${status}: ${error.map((e) => e.trim()).join(' | ') || message}`);
-        }
-        if (Date.now() > deadline) throw new Error(`job still "${status}" after ${TRAIN_TIMEOUT_MS / 1000} s`);
-        await sleep(250);
-      }
+      });
       await page.getByTestId('model-link').waitFor();
       const points = Number(await page.getByTestId('chart-loss-step').getAttribute('data-count'));
       const epochPoints = await page.getByTestId('chart-loss-epoch').getAttribute('data-count');

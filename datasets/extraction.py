@@ -20,7 +20,7 @@ def _bytes_progress(ctx, label: str, share: float):
     """Engine progress (bytes) -> job progress, at most every 1 % or half a second."""
     def report(done: int, total: int) -> None:
         fraction = done / total if total else 1.0
-        ctx.progress_every(fraction * share, label, step=0.01 * share, seconds=0.5, last=fraction >= 1.0,
+        ctx.progress_every(fraction * share, label, min_change=0.01 * share, seconds=0.5, last=fraction >= 1.0,
                            bytes_done=done, bytes_total=total)
     return report
 

@@ -113,7 +113,7 @@ def _photo_progress(ctx, total: int):
     total = max(1, total)
 
     def report(done: int) -> None:
-        ctx.progress_every(0.95 * min(1.0, done / total), f"Enrolling photo {done} of {total}", step=0.95 * 0.02,
+        ctx.progress_every(0.95 * min(1.0, done / total), f"Enrolling photo {done} of {total}", min_change=0.95 * 0.02,
                            seconds=1.0, last=done == total, photos_done=done, photos_total=total)
     return report
 

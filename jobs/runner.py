@@ -38,12 +38,14 @@ class JobContext:
             raise JobCancelled()
         self._sent_fraction, self._sent_at = fraction, time.monotonic()
 
-    def progress_every(self, fraction: float, message: str = "", *, step: float = 1.0, seconds: float = 0.5,
+    def progress_every(self, fraction: float, message: str = "", *, min_change: float = 1.0, seconds: float = 0.5,
                        last: bool = False, **extra) -> bool:
         """``progress`` for loops that report far more often than anyone reads: sent when the
-        fraction moved by ``step`` or ``seconds`` passed since the last report, and always
-        for the ``last`` one; the others only check for a cancel. True when it was sent."""
-        if last or abs(fraction - self._sent_fraction) >= step or time.monotonic() - self._sent_at >= seconds:
+        fraction moved by ``min_change`` or ``seconds`` passed since the last report, and always
+        for the ``last`` one; the others only check for a cancel. True when it was sent.
+        (``extra`` goes into the event: a loop's own ``step`` number among them.)"""
+        if (last or abs(fraction - self._sent_fraction) >= min_change
+                or time.monotonic() - self._sent_at >= seconds):
             self.progress(fraction, message, **extra)
             return True
         self.check_cancelled()

@@ -41,7 +41,7 @@ def _start_job(gallery: Gallery, params: dict):
 
 
 def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, dataset=None, model=None,
-                   fpir_target: float = 0.01):
+                   fpir_target: float = 0.01, faces: str = "dlib"):
     """Create a gallery; from a dataset the enrollment job starts at once. ``model`` is the
     registry model it embeds with (None: the reference), ``embedder`` its name, dim and
     file digest. Returns (gallery, job or None)."""
@@ -51,7 +51,7 @@ def create_gallery(owner, *, name: str, source: str, mode: str, embedder: dict, 
             gallery = Gallery.objects.create(owner=owner, name=name, source=source, mode=mode, dataset=dataset,
                                              embedder=embedder["name"], dim=embedder["dim"], model=model,
                                              model_digest=embedder.get("digest", "") if model else "",
-                                             fpir_target=fpir_target, calibration=calibration)
+                                             fpir_target=fpir_target, calibration=calibration, faces=faces)
             job = None
             if source == GallerySource.DATASET:
                 job = _start_job(gallery, {})

@@ -157,7 +157,7 @@ def run(ctx) -> dict:
 
     ctx.progress(0.0, f"Enrolling {total} photos")
     enrollment = Enrollment(embedder, gallery.mode, base, on_photo=_photo_progress(ctx, total), on_skip=on_skip,
-                            aligned=aligned, base_calibration=base_calibration)
+                            aligned=aligned, base_calibration=base_calibration, faces=gallery.faces)
     if ctx.params.get("background"):
         if base is None:
             raise UserError("enroll people first: background photos calibrate a gallery's threshold")

@@ -27,6 +27,11 @@ class GalleryMode(models.TextChoices):
     ALL = "all"  # one template per photo
 
 
+class FacePipeline(models.TextChoices):
+    DLIB = "dlib"  # HOG + 5 points (engine/faces.py): the reference embedder needs dlib's chip
+    PORTABLE = "portable"  # ONNX detector + 68 landmarks (engine/portable_faces.py), as in the browser
+
+
 class Gallery(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="galleries")
     name = models.CharField(max_length=100)
@@ -37,6 +42,9 @@ class Gallery(models.Model):
     model = models.ForeignKey("training.TrainedModel", null=True, blank=True, on_delete=models.RESTRICT,
                               related_name="galleries")
     model_digest = models.CharField(max_length=64, blank=True, default="")
+    # How its photos (and every probe) are detected and aligned: a probe must be cropped as the
+    # gallery was. Portable galleries can be searched privately from the browser.
+    faces = models.CharField(max_length=10, choices=FacePipeline.choices, default=FacePipeline.DLIB)
     # Open-set threshold: calibrated at each enrollment for fpir_target; the owner may override it.
     fpir_target = models.FloatField(default=0.01)
     threshold_override = models.FloatField(null=True, blank=True)

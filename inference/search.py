@@ -169,7 +169,7 @@ def search_photo(user, gallery: Gallery, data: bytes, *, top_k: int, threshold: 
     # process: in this one it held the interpreter lock and stalled every other request.
     embed_timings: dict = {}
     if gallery.model_digest:
-        face = _compute(browser_probe.align, data, aligned)
+        face = _compute(browser_probe.align, data, aligned, gallery.faces)  # cropped as the gallery was
         aligned_at = time.perf_counter()
         probe, embed_timings = _embed_on_worker(gallery, face)
         rule = "cosine"  # trained models score by cosine

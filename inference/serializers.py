@@ -1,11 +1,13 @@
 from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from datasets.models import Dataset, DatasetStatus
 from privface_core.errors import UserError
 
-from .models import Gallery, GalleryMode, GallerySource, SearchAudit
+from .models import FacePipeline, Gallery, GalleryMode, GallerySource, SearchAudit
 
 NOT_PRIVATE = {"private": False, "epsilon": None, "delta": None, "unit": None, "accountant": None,
                "note": "public pretrained weights: not private"}
@@ -32,17 +34,75 @@ def embedder_metadata(gallery: Gallery) -> dict:
             "default_threshold": None, "model": None, "model_name": None, "privacy": None}
 
 
+def face_model_entry(name: str) -> dict:
+    """{url, sha256, bytes} of one of the portable pipeline's two ONNX files."""
+    from inference.engine.portable_faces import model_info
+
+    info = model_info(name)
+    return {"url": reverse("face-model", args=[name.removesuffix(".onnx")]), "sha256": info["sha256"],
+            "bytes": info["bytes"]}
+
+
+def private_search(gallery: Gallery, embedder: dict, threshold: float | None, he_profile: dict | None) -> dict | None:
+    """What a browser needs to search the gallery without sending the photo: the face models,
+    the embedder's ONNX file (digests to check before use), the score rule, the threshold and
+    the HE profile. None for a dlib gallery or a model without an ONNX export."""
+    from inference.engine.portable_faces import DETECTOR_FILE, LANDMARKS_FILE, PIPELINE
+
+    model = gallery.model
+    if gallery.faces != FacePipeline.PORTABLE or model is None or not model.onnx_sha256:
+        return None
+    size = ((model.card or {}).get("onnx") or {}).get("bytes")
+    return {
+        "faces": {"pipeline": PIPELINE, "detector": face_model_entry(DETECTOR_FILE),
+                  "landmarks": face_model_entry(LANDMARKS_FILE)},
+        "model": {"id": model.pk, "onnx": {"url": reverse("model-onnx", args=[model.pk]),
+                                           "sha256": model.onnx_sha256, "bytes": size}},
+        "score_rule": embedder.get("score", "cosine"),
+        "threshold": threshold,
+        "he_profile": he_profile,
+    }
+
+
+class PrivateSearchFile(serializers.Serializer):  # schema only: a file the browser downloads and checks
+    url = serializers.CharField()
+    sha256 = serializers.CharField()
+    bytes = serializers.IntegerField(allow_null=True)
+
+
+class PrivateSearchFaces(serializers.Serializer):
+    pipeline = serializers.CharField(help_text="portable_faces.PIPELINE: the crop the gallery was enrolled with")
+    detector = PrivateSearchFile()
+    landmarks = PrivateSearchFile()
+
+
+class PrivateSearchModel(serializers.Serializer):
+    id = serializers.IntegerField()
+    onnx = PrivateSearchFile()
+
+
+class PrivateSearchSerializer(serializers.Serializer):
+    """Schema of GallerySerializer.private_search (built by ``private_search``)."""
+
+    faces = PrivateSearchFaces()
+    model = PrivateSearchModel()
+    score_rule = serializers.CharField()
+    threshold = serializers.FloatField(allow_null=True)
+    he_profile = serializers.DictField(allow_null=True)
+
+
 class GallerySerializer(serializers.ModelSerializer):
     embedder = serializers.SerializerMethodField()
     he_profile = serializers.SerializerMethodField()
     threshold = serializers.SerializerMethodField()
+    private_search = serializers.SerializerMethodField()
 
     class Meta:
         model = Gallery
         fields = [
-            "id", "name", "status", "source", "dataset", "mode", "embedder", "dim", "model", "identities",
+            "id", "name", "status", "source", "dataset", "mode", "embedder", "dim", "model", "faces", "identities",
             "templates", "photos", "skipped", "error", "job", "version", "he_profile", "threshold",
-            "threshold_override", "fpir_target", "calibration", "created_at", "updated_at",
+            "threshold_override", "fpir_target", "calibration", "private_search", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -61,6 +121,13 @@ class GallerySerializer(serializers.ModelSerializer):
         profile = gallery_profile(gallery)
         return profile.to_dict() if profile else None
 
+    @extend_schema_field(PrivateSearchSerializer(allow_null=True))
+    def get_private_search(self, gallery: Gallery) -> dict | None:
+        """Everything a browser needs for a private search (null: the gallery does not allow one:
+        dlib faces, or a model without an ONNX export)."""
+        return private_search(gallery, embedder_metadata(gallery), self.get_threshold(gallery),
+                              self.get_he_profile(gallery))
+
 
 class GalleryCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
@@ -70,6 +137,9 @@ class GalleryCreateSerializer(serializers.Serializer):
     model = serializers.IntegerField(required=False, allow_null=True,
                                      help_text="a trained model of yours; null or absent: the reference embedder")
     fpir_target = serializers.FloatField(min_value=0.0001, max_value=0.5, default=0.01)
+    faces = serializers.ChoiceField(choices=FacePipeline.choices, required=False,
+                                    help_text="face detection and alignment; default portable for a trained model "
+                                              "(searchable privately from the browser), dlib for the reference")
 
     def validate_name(self, value: str) -> str:
         value = value.strip()
@@ -93,6 +163,7 @@ class GalleryCreateSerializer(serializers.Serializer):
         elif dataset_id is not None:
             raise serializers.ValidationError({"dataset": ["only for source dataset"]})
         attrs["model"], attrs["embedder"] = self._model(attrs.pop("model", None))
+        attrs["faces"] = default_faces(attrs["model"] is not None, attrs.get("faces"))
         return attrs
 
     def _model(self, model_id: int | None):
@@ -110,6 +181,17 @@ class GalleryCreateSerializer(serializers.Serializer):
             return model, trained_metadata(model)
         except UserError as exc:
             raise serializers.ValidationError({"model": [str(exc)]}) from None
+
+
+def default_faces(trained: bool, faces: str | None) -> str:
+    """A trained model's gallery is portable unless told dlib; the reference embedder is dlib only
+    (its ResNet reads dlib's 150x150 chip, which the portable pipeline does not make)."""
+    if trained:
+        return faces or FacePipeline.PORTABLE
+    if faces == FacePipeline.PORTABLE:
+        raise serializers.ValidationError({"faces": ["the reference embedder (dlib's ResNet) needs dlib's face chip: "
+                                                     "portable faces need a trained model from the registry"]})
+    return FacePipeline.DLIB
 
 
 class UploadFlagsSerializer(serializers.Serializer):

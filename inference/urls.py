@@ -10,4 +10,5 @@ urlpatterns = router.urls + [
     path("galleries/<int:gallery_id>/identities/<str:label>/thumbnail/", views.ThumbnailView.as_view(),
          name="gallery-thumbnail"),
     path("he/contexts/", views.HEContextView.as_view(), name="he-contexts"),
+    path("face-models/<slug:name>.onnx", views.FaceModelView.as_view(), name="face-model"),
 ]

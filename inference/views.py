@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,6 +23,7 @@ from inference.engine.enroll import check_label, parse_labels_csv
 from inference.engine.he_client import PUBLIC_CONTEXT, QUERY
 from jobs.serializers import JobSerializer
 from privface_core.errors import TooLarge, UserError
+from privface_site.parsers import RawBodyParser
 
 from . import actions, calibration, search
 from .models import Gallery
@@ -192,7 +193,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(parameters=[OpenApiParameter("key_id", str, required=True)],
                    request={"application/octet-stream": bytes}, responses={(200, "application/octet-stream"): bytes})
-    @action(detail=True, methods=["post"], url_path="encrypted-search")
+    @action(detail=True, methods=["post"], url_path="encrypted-search", parser_classes=[RawBodyParser])
     def encrypted_search(self, request: Request, pk: str | None = None) -> HttpResponse:
         """Raw query ciphertext in, raw score_set container out (the key stays with the client)."""
         gallery = self.get_object()
@@ -239,7 +240,28 @@ class ThumbnailView(APIView):
         return response
 
 
+class FaceModelView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, name: str) -> FileResponse:
+        """One of the portable face pipeline's two ONNX files (the browser's detector and landmarks);
+        ``X-Content-SHA256`` and the ETag are the digest a gallery's ``private_search`` lists."""
+        from inference.engine.portable_faces import MODEL_FILES, model_info
+
+        filename = f"{name}.onnx"
+        if filename not in MODEL_FILES:  # only the two known names: nothing from the URL reaches a path
+            raise Http404
+        info = model_info(filename)
+        response = FileResponse(info["path"].open("rb"), content_type="application/octet-stream",
+                                as_attachment=True, filename=filename)
+        response["X-Content-SHA256"] = info["sha256"]
+        response["ETag"] = f'"{info["sha256"]}"'
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response
+
+
 class HEContextView(APIView):
+    parser_classes = [RawBodyParser]  # the body is read raw; see RawBodyParser for why it exists
+
     @extend_schema(request={"application/octet-stream": bytes}, responses={201: dict})
     def post(self, request: Request) -> Response:
         """Register a public context (raw he_wire bytes); answers its key_id."""

@@ -1,5 +1,5 @@
 """The CPU work of a browser search, run in a compute process (privface_site.compute),
-never in the web process: face alignment (dlib), the reference embedding, the fresh CKKS
+never in the web process: face alignment (dlib or the portable pipeline), the reference embedding, the fresh CKKS
 key pair and the query ciphertext, and the decryption of the scores. In the web process
 they held the interpreter lock for most of a second per search, and every other request
 of that process waited (issue #14). Django-free: the compute process imports only this.
@@ -14,11 +14,12 @@ import numpy as np
 from privface_core.errors import UserError
 
 
-def align(data: bytes, aligned: bool):
-    """The AlignedFace of the photo (BadImage 400, UnsupportedImageType 415, NoFaceError 422)."""
+def align(data: bytes, aligned: bool, faces: str = "dlib"):
+    """The AlignedFace of the photo by the gallery's face pipeline ``faces`` (BadImage 400,
+    UnsupportedImageType 415, NoFaceError 422)."""
     from inference.engine.faces import align_face_bytes
 
-    return align_face_bytes(data, aligned=aligned)
+    return align_face_bytes(data, aligned=aligned, faces=faces)
 
 
 def keys_and_query(profile: dict, probe: np.ndarray, normalise: bool) -> tuple[bytes, bytes, bytes, str]:

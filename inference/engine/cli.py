@@ -68,6 +68,27 @@ def _embedder(model: str | None, gallery: dict | None = None):
     return embedder
 
 
+def _faces(faces: str | None, embedder) -> str:
+    """--faces, or the default: portable for a trained model (its gallery can then be searched from
+    the browser), dlib for the reference, whose ResNet reads dlib's chip (portable is refused)."""
+    from inference.engine.embedders import reference_by_name
+
+    if reference_by_name(embedder.name) is not None:
+        if faces == "portable":
+            raise UserError("--faces portable needs a trained --model: the reference embedder (dlib's ResNet) "
+                            "reads dlib's face chip")
+        return "dlib"
+    return faces or "portable"
+
+
+def _gallery_faces(given: str | None, gallery_faces: str) -> str:
+    """The gallery's face pipeline; a different --faces would crop the probe unlike the gallery."""
+    if given and given != gallery_faces:
+        raise UserError(f"the gallery was enrolled with {gallery_faces} faces; --faces {given} would crop the "
+                        "probe differently (leave out --faces)")
+    return gallery_faces
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -89,6 +110,9 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aligned", action="store_true",
                         help="112x112 photos are aligned ArcFace crops: skip detection for them (always on for "
                              "--rec_file and --dataset_path, the insightface layout)")
+    parser.add_argument("--faces", choices=("dlib", "portable"),
+                        help="face detection and alignment: portable (the browser's ONNX pipeline; default with a "
+                             "trained model) or dlib (default, and the only one, with the reference embedder)")
     parser.add_argument("--background_dir", help="photos of people NOT enrolled: calibrate the open-set threshold")
     parser.add_argument("--fpir", type=float, default=0.01,
                         help="target false-positive identification rate of the threshold (default 0.01)")
@@ -126,6 +150,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     if not 0 < args.fpir < 1:
         raise UserError("--fpir is a rate between 0 and 1 (e.g. 0.01)")
     embedder = _embedder(args.model)
+    faces = _faces(args.faces, embedder)
     aligned = args.aligned or not args.images_dir
     background = []
     if args.background_dir:
@@ -145,7 +170,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     def on_skip(skip) -> None:
         _stderr(f"skipped {skip.name}: {skip.reason}")
 
-    enrollment = Enrollment(embedder, args.mode, on_photo=on_photo, on_skip=on_skip, aligned=aligned)
+    enrollment = Enrollment(embedder, args.mode, on_photo=on_photo, on_skip=on_skip, aligned=aligned, faces=faces)
     enrollment.add_all(identities)
     enrollment.add_background(background)
     data, thumbs = enrollment.result()
@@ -165,7 +190,7 @@ def run_enroll(args: argparse.Namespace) -> int:
         shutil.rmtree(retired, ignore_errors=True)
     summary = {
         "gallery": args.gallery, "path": str(folder), "embedder": embedder.metadata, "mode": args.mode,
-        "identities": len(data.identities), "templates": len(data), "enrolled": enrollment.enrolled,
+        "faces": faces, "identities": len(data.identities), "templates": len(data), "enrolled": enrollment.enrolled,
         "skipped": len(enrollment.skipped), "seconds": round(time.perf_counter() - began, 2),
         "calibration": calibration.to_dict(), "threshold": calibration.threshold,
     }
@@ -205,20 +230,22 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
                         help="match threshold (cosine); default: the gallery's calibrated one, else the embedder's")
     parser.add_argument("--aligned", action="store_true",
                         help="the query is a 112x112 aligned ArcFace crop: skip detection")
+    parser.add_argument("--faces", choices=("dlib", "portable"),
+                        help="face pipeline of the probe; default (and the only one accepted): the gallery's")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
     parser.add_argument("--server", help="search a gallery on this PrivFace server (e.g. http://127.0.0.1:8000)")
     parser.add_argument("--token", help="API token for --server (default: $PRIVFACE_TOKEN)")
     parser.add_argument("--preset", default="ckks-8192", help="CKKS parameter set for local search (default ckks-8192)")
 
 
-def _probe(path: str, embedder, aligned: bool = False):
+def _probe(path: str, embedder, aligned: bool = False, faces: str = "dlib"):
     from inference.engine.faces import align_face_bytes
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise UserError(f"--query_image {path}: {exc.strerror or exc}") from None
-    face = align_face_bytes(data, aligned=aligned)
+    face = align_face_bytes(data, aligned=aligned, faces=faces)
     return face, embedder.embed(face)
 
 
@@ -246,8 +273,9 @@ def _local(args: argparse.Namespace) -> dict:
     _check_search_args(args)
     meta = json.loads((folder / GALLERY_JSON).read_text())
     embedder = _embedder(args.model, meta)
+    faces = _gallery_faces(args.faces, meta.get("faces", "dlib"))  # galleries from before --faces are dlib
     began = time.perf_counter()
-    face, probe = _probe(args.query_image, embedder, args.aligned)
+    face, probe = _probe(args.query_image, embedder, args.aligned, faces)
     gallery = GalleryStore(folder / DATA, atrest.load_or_create_key_file(folder / KEY_FILE), BINDING).read()
     profile = profile_for(len(gallery), gallery.dim, args.preset)
 
@@ -389,8 +417,9 @@ def _remote(args: argparse.Namespace) -> dict:
     if not gallery.get("he_profile"):
         raise UserError(f"gallery {args.gallery!r} has no templates yet (status {gallery['status']})")
     embedder = _remote_embedder(args.model, gallery, api)
+    faces = _gallery_faces(args.faces, gallery.get("faces", "dlib"))
     began = time.perf_counter()
-    face, probe = _probe(args.query_image, embedder, args.aligned)
+    face, probe = _probe(args.query_image, embedder, args.aligned, faces)
 
     t = time.perf_counter()
     client = HEClient(SearchProfile.from_dict(gallery["he_profile"]))  # the secret key stays here

@@ -69,13 +69,14 @@ class Enrollment:
     """Accumulates identities into a gallery, optionally on top of an existing one.
 
     ``on_photo(done)`` is called after every photo (progress), ``on_skip(skip)`` for each
-    photo left out. ``result()`` returns the gallery and the thumbnails it made (only for
-    identities the base gallery did not have: theirs are kept).
+    photo left out; ``faces`` picks the face pipeline ("dlib" or "portable"). ``result()``
+    returns the gallery and the thumbnails it made (only for identities the base gallery did
+    not have: theirs are kept).
     """
 
     def __init__(self, embedder, mode: str, base: GalleryData | None = None, *, batch_size: int = 16,
                  on_photo: Callable[[int], None] | None = None, on_skip: Callable[[Skip], None] | None = None,
-                 aligned: bool = False, base_calibration: dict | None = None):
+                 aligned: bool = False, base_calibration: dict | None = None, faces: str = "dlib"):
         if mode not in MODES:
             raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if base is not None and (base.mode != mode or base.embedder.get("name") != embedder.name):
@@ -83,6 +84,7 @@ class Enrollment:
                             f"of {base.embedder.get('name')}")
         self.embedder, self.mode, self.batch_size = embedder, mode, batch_size
         self.on_photo, self.on_skip, self.aligned = on_photo, on_skip, aligned
+        self.faces = faces  # the face pipeline (faces.PIPELINES): every photo and probe of a gallery share it
         # Calibration samples: up to MAX_SAMPLES_PER_IDENTITY unit embeddings per identity,
         # and the background photos (people not enrolled), kept from the base version.
         self._samples: dict[str, list[np.ndarray]] = {}
@@ -122,7 +124,7 @@ class Enrollment:
         batch = []
         for name, load in photos:
             try:
-                batch.append(align_face_bytes(load(), aligned=self.aligned))
+                batch.append(align_face_bytes(load(), aligned=self.aligned, faces=self.faces))
             except UserError as exc:
                 self._skip(name, str(exc))
             except OSError as exc:

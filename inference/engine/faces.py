@@ -35,7 +35,14 @@ __all__ = [
     "align_face",
     "align_face_bytes",
     "detect_faces",
+    "portable_face",
 ]
+
+# A gallery's face pipeline: dlib's HOG + 5 points (this module), or the ONNX detector and
+# 68 landmarks of portable_faces.py that the browser runs identically (issue #13).
+DLIB, PORTABLE = "dlib", "portable"
+PIPELINES = (DLIB, PORTABLE)
+NO_CHIP = np.zeros((0, 0, 3), np.uint8)  # a portable face has no dlib chip: only 112x112 embedders take it
 
 # Longer side above which a photo is shrunk before detection: HOG time grows with
 # pixel count, and 2000 px still leaves a face that fills 5 % of the width 100 px wide.
@@ -193,6 +200,29 @@ def align_face(image: np.ndarray, *, aligned: bool = False) -> AlignedFace:
     return _face(work, shape, factor, _box(rects[0], factor), len(rects), True)
 
 
-def align_face_bytes(data: bytes, *, aligned: bool = False) -> AlignedFace:
-    """``align_face`` on uploaded bytes (see face_image.load_image for the 400/415 errors)."""
-    return align_face(load_image(data), aligned=aligned)
+def portable_face(image: np.ndarray, *, aligned: bool = False) -> AlignedFace:
+    """``align_face`` with the portable pipeline (portable_faces.py, the browser's): the same
+    AlignedFace, its crop from the ONNX detector and landmarks, ``landmarks`` ArcFace's five
+    points (eyes, nose tip, mouth corners) and no dlib chip. A 112x112 photo with ``aligned``
+    is used as is, as ``align_face`` does."""
+    from inference.engine import portable_faces
+
+    image = _rgb(image)
+    if aligned and image.shape[:2] == (CROP_SIZE, CROP_SIZE):
+        identity = np.hstack([np.eye(2), np.zeros((2, 1))])
+        return AlignedFace(image.copy(), NO_CHIP, portable_faces.PORTABLE_TARGETS.copy(), identity,
+                           (0, 0, CROP_SIZE, CROP_SIZE), 1, False)
+    face = portable_faces.align_face(image)
+    if face is None:
+        raise NoFaceError("no face found: use a clear, front-facing photo with the face at least 80 px wide")
+    box = tuple(int(round(v)) for v in face.box)
+    return AlignedFace(face.crop, NO_CHIP, face.points5, face.transform, box, face.n_faces, True)
+
+
+def align_face_bytes(data: bytes, *, aligned: bool = False, faces: str = DLIB) -> AlignedFace:
+    """``align_face`` (or ``portable_face`` when ``faces`` is "portable") on uploaded bytes
+    (see face_image.load_image for the 400/415 errors)."""
+    if faces not in PIPELINES:
+        raise UserError(f"faces must be one of {', '.join(PIPELINES)}, got {faces!r}")
+    image = load_image(data)
+    return portable_face(image, aligned=aligned) if faces == PORTABLE else align_face(image, aligned=aligned)

@@ -32,6 +32,11 @@ import numpy as np
 from inference.engine.face_align import CROP_SIZE, similarity_transform
 
 MODELS = Path(__file__).resolve().parent / "face_models"
+# What a gallery's private_search block names: bump it when anything below changes the crop
+# (a browser must then not search galleries enrolled with the older crops).
+PIPELINE = "portable-1"
+DETECTOR_FILE, LANDMARKS_FILE = "tiny_face_detector.onnx", "face_landmark_68.onnx"
+MODEL_FILES = (DETECTOR_FILE, LANDMARKS_FILE)  # the only files GET /api/face-models/<name> serves
 DETECTOR_SIZE = 416
 LANDMARK_SIZE = 112
 # face-api's default is 0.5, but two fixture faces score 0.51 and 0.52 and +-2 levels of
@@ -65,6 +70,19 @@ class PortableFace:
     box: tuple[float, float, float, float]  # left, top, right, bottom
     score: float
     n_faces: int
+
+
+@functools.cache
+def model_info(name: str) -> dict:
+    """{"path", "sha256", "bytes"} of one of MODEL_FILES (hashed once per process); KeyError for
+    any other name, so no caller's string ever becomes a path."""
+    import hashlib
+
+    if name not in MODEL_FILES:
+        raise KeyError(name)
+    path = MODELS / name
+    data = path.read_bytes()
+    return {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 @functools.cache
@@ -211,7 +229,7 @@ def detect(image: np.ndarray) -> list[tuple[tuple[float, float, float, float], f
     image = _rgb(image)
     side = float(max(image.shape[:2]))
     pixels = warp_affine(image, square_transform(0.0, 0.0, side, DETECTOR_SIZE), DETECTOR_SIZE, DETECTOR_SIZE)
-    grid = _session("tiny_face_detector.onnx").run(None, {"image": pixels[None].astype(np.float32)})[0][0]
+    grid = _session(DETECTOR_FILE).run(None, {"image": pixels[None].astype(np.float32)})[0][0]
     boxes, scores = decode_grid(grid, side)
     found = [(merged_box(boxes, scores, g), float(scores[g[0]])) for g in nms_groups(boxes, scores)]
     found.sort(key=lambda f: -((f[0][2] - f[0][0]) * (f[0][3] - f[0][1])))
@@ -231,7 +249,7 @@ def landmarks68(image: np.ndarray, box: tuple[float, float, float, float]) -> np
     """(68, 2) landmarks in photo pixel-centre coordinates."""
     left, top, side = landmark_square(box)
     pixels = warp_affine(image, square_transform(left, top, side, LANDMARK_SIZE), LANDMARK_SIZE, LANDMARK_SIZE)
-    rel = _session("face_landmark_68.onnx").run(None, {"image": pixels[None].astype(np.float32)})[0][0]
+    rel = _session(LANDMARKS_FILE).run(None, {"image": pixels[None].astype(np.float32)})[0][0]
     rel = rel.astype(np.float64).reshape(68, 2)
     return np.stack([left + rel[:, 0] * side - 0.5, top + rel[:, 1] * side - 0.5], axis=1)
 

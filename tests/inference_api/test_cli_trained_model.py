@@ -47,7 +47,7 @@ def test_it_trains_enrolls_with_the_model_and_searches_with_it(trained_backbone,
     assert embedder["privacy"]["private"] is True
     assert embedder["privacy"]["epsilon"] == pytest.approx(card["dp"]["epsilon"])
     assert embedder["privacy"]["unit"].startswith("one image")
-    assert (summary["identities"], summary["templates"]) == (4, 4)
+    assert (summary["identities"], summary["templates"], summary["faces"]) == (4, 4, "portable")
     calibration = summary["calibration"]
     assert calibration["impostor_pairs"] == 12 * 3 and calibration["genuine_pairs"] == 12
     assert summary["threshold"] == calibration["threshold"] is not None
@@ -60,6 +60,12 @@ def test_it_trains_enrolls_with_the_model_and_searches_with_it(trained_backbone,
     default = last_json(run_cli("inference", "--gallery", "trained", "--query_image", str(FACES / PROBE[0]),
                                 "--json", var_dir=tmp_path))
     assert default["threshold"] == summary["threshold"]
+    other = run_cli("inference", "--gallery", "trained", "--query_image", str(FACES / PROBE[0]), "--faces", "dlib",
+                    var_dir=tmp_path)
+    assert other.returncode == 2 and "enrolled with portable faces" in error_line(other)
+    refused = run_cli("enroll", "--gallery", "ref", "--images_dir", str(FACES), "--labels", str(labels),
+                      "--faces", "portable", var_dir=tmp_path)
+    assert refused.returncode == 2 and "--faces portable needs a trained --model" in error_line(refused)
 
     # The model file is replaced: the search is refused, in one line.
     copy = tmp_path / "model" / "backbone.keras"

@@ -43,6 +43,9 @@ def test_it_records_the_model_and_its_digest(alice, alice_client):
     assert body["embedder"]["privacy"]["epsilon"] == 3.5 and body["embedder"]["source"] == "trained"
     reference = alice_client.post("/api/galleries/", {"name": "r", "source": "images"}, format="json").json()
     assert reference["gallery"]["model"] is None and reference["gallery"]["embedder"]["name"] == "dlib-resnet-v1-l2"
+    # A trained model's gallery crops faces as the browser does; the reference keeps dlib's.
+    assert (body["faces"], reference["gallery"]["faces"]) == ("portable", "dlib")
+    assert body["private_search"] is None  # this model has no ONNX export: no private search
 
 
 def test_another_users_model_is_404_even_for_staff(alice, bob_client):

@@ -255,6 +255,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/face-models/{name}.onnx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description One of the portable face pipeline's two ONNX files (the browser's detector and landmarks);
+         *     ``X-Content-SHA256`` and the ETag are the digest a gallery's ``private_search`` lists.
+         */
+        get: operations["face_models_.onnx_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/federated/": {
         parameters: {
             query?: never;
@@ -744,6 +764,12 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        /**
+         * @description * `dlib` - Dlib
+         *     * `portable` - Portable
+         * @enum {string}
+         */
+        FacesEnum: "dlib" | "portable";
         FederatedPrivacy: {
             /** Format: int64 */
             dataset: number;
@@ -783,6 +809,7 @@ export interface components {
             };
             readonly dim: number;
             readonly model: number | null;
+            readonly faces: components["schemas"]["FacesEnum"];
             readonly identities: number;
             readonly templates: number;
             /** @description photos enrolled */
@@ -806,6 +833,7 @@ export interface components {
             /** Format: double */
             readonly fpir_target: number;
             readonly calibration: unknown;
+            readonly private_search: components["schemas"]["PrivateSearch"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -824,6 +852,13 @@ export interface components {
              * @default 0.01
              */
             fpir_target: number;
+            /**
+             * @description face detection and alignment; default portable for a trained model (searchable privately from the browser), dlib for the reference
+             *
+             *     * `dlib` - Dlib
+             *     * `portable` - Portable
+             */
+            faces?: components["schemas"]["FacesEnum"];
         };
         /**
          * @description * `mean` - Mean
@@ -1006,6 +1041,32 @@ export interface components {
             target_epsilon?: number;
             /** @default rdp */
             accountant: components["schemas"]["AccountantEnum"];
+        };
+        /** @description Schema of GallerySerializer.private_search (built by ``private_search``). */
+        PrivateSearch: {
+            faces: components["schemas"]["PrivateSearchFaces"];
+            model: components["schemas"]["PrivateSearchModel"];
+            score_rule: string;
+            /** Format: double */
+            threshold: number | null;
+            he_profile: {
+                [key: string]: unknown;
+            } | null;
+        };
+        PrivateSearchFaces: {
+            /** @description portable_faces.PIPELINE: the crop the gallery was enrolled with */
+            pipeline: string;
+            detector: components["schemas"]["PrivateSearchFile"];
+            landmarks: components["schemas"]["PrivateSearchFile"];
+        };
+        PrivateSearchFile: {
+            url: string;
+            sha256: string;
+            bytes: number | null;
+        };
+        PrivateSearchModel: {
+            id: number;
+            onnx: components["schemas"]["PrivateSearchFile"];
         };
         /**
          * @description * `rec` - Rec
@@ -1563,6 +1624,27 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    "face_models_.onnx_retrieve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
                 };
             };
         };

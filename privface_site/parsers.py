@@ -9,7 +9,7 @@ import json
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.settings import api_settings
 
 
@@ -49,3 +49,15 @@ class BoundedJSONParser(JSONParser):
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+class RawBodyParser(BaseParser):
+    """application/octet-stream for the views that read ``request.stream`` themselves (the HE
+    payloads). It reads nothing: DRF's CSRF check of a session-authenticated POST asks for
+    ``request.POST``, which parses the body, and without a parser for its type that was a 415
+    for every browser upload (the CLI's token requests skip the check)."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {}

@@ -79,6 +79,9 @@ class _Process:
 
 LANES = ("heavy", "light", "search")
 HEAVY_NICENESS = 10
+# A browser search's faces and keys: user-facing, but seconds of CPU that light requests
+# must not queue behind (bench/web_load.py).
+SEARCH_NICENESS = 5
 _lock = threading.Lock()
 _idle: dict[str, queue.Queue[_Process]] = {}
 
@@ -92,7 +95,7 @@ def _pool(lane: str) -> queue.Queue[_Process]:
                     "search": settings.COMPUTE_SEARCH_PROCESSES}[lane]
             _idle[lane] = queue.Queue()
             for _ in range(size):
-                _idle[lane].put(_Process(niceness=HEAVY_NICENESS if lane == "heavy" else 0))
+                _idle[lane].put(_Process(niceness={"heavy": HEAVY_NICENESS, "search": SEARCH_NICENESS}.get(lane, 0)))
         return _idle[lane]
 
 

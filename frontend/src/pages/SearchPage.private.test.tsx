@@ -162,7 +162,7 @@ describe('SearchPage, private mode', () => {
     expect(within(result).getByTestId('context-bytes')).toHaveTextContent('5 B');
     expect(within(result).getByTestId('upload-bytes')).toHaveTextContent('3 B');
     const timings = within(result).getByTestId('stage-timings');
-    expect(within(timings).getByText('Finding and aligning the face').nextSibling).toHaveTextContent('12 ms');
+    expect(timings.querySelector('[data-stage="detect"]')).toHaveTextContent('12 ms');
     expect(within(timings).getByText(/workers 250 ms/)).toBeInTheDocument();
     const progress = screen.getByTestId('private-progress');
     expect(progress.querySelectorAll('[data-state="done"]')).toHaveLength(9);

@@ -26,7 +26,8 @@ type Mode = 'private' | 'server';
 /** The gallery's private-search block, when this browser can use it. */
 function privateBlock(g: Gallery | null): PrivateSearchBlock | null {
   const block = (g as (Gallery & { private_search?: PrivateSearchBlock | null }) | null)?.private_search ?? null;
-  return block && block.faces?.pipeline === PORTABLE_PIPELINE && browserSupportsPrivateSearch() ? block : null;
+  if (!block?.he_profile || block.faces?.pipeline !== PORTABLE_PIPELINE) return null;
+  return browserSupportsPrivateSearch() ? block : null;
 }
 
 const DEFAULT_TOP_K = 5;

@@ -1,6 +1,6 @@
 // What a private search shows: per-stage progress while it runs, then the matches (ranked in
 // this browser), the aligned crop (drawn here, never uploaded), the timings and the bytes.
-import { useEffect, useRef } from 'react';
+import { Fragment, useEffect, useRef } from 'react';
 import { formatBytes } from '../datasets';
 import type { Gallery } from '../types';
 import type { PrivateSearchResult } from './privateSearch';
@@ -117,15 +117,15 @@ export function PrivateSearchView({ result, gallery }: { result: PrivateSearchRe
           </dl>
           <dl className="details" data-testid="stage-timings">
             {STAGES.filter((s) => timings[s] !== undefined).map((s) => (
-              <div key={s} data-stage={s}>
+              <Fragment key={s}>
                 <dt>{STAGE_LABELS[s]}</dt>
-                <dd>
+                <dd data-stage={s}>
                   {formatMs(timings[s])}
                   {s === 'search' && result.serverSeconds != null && (
                     <span className="muted small"> (workers {formatMs(result.serverSeconds * 1000)})</span>
                   )}
                 </dd>
-              </div>
+              </Fragment>
             ))}
             <dt>Total</dt>
             <dd data-testid="total-seconds">{formatMs(total)}</dd>

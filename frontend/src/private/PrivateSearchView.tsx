@@ -105,30 +105,35 @@ export function PrivateSearchView({ result, gallery }: { result: PrivateSearchRe
         <div className="server-grid">
           <dl className="details">
             <dt>Sent: public keys</dt>
-            <dd data-testid="context-bytes">{formatBytes(bytes.context)}</dd>
+            <dd data-testid="context-bytes" data-bytes={bytes.context}>{formatBytes(bytes.context)}</dd>
             <dt>Sent: encrypted query</dt>
-            <dd data-testid="upload-bytes">{formatBytes(bytes.query)}</dd>
+            <dd data-testid="upload-bytes" data-bytes={bytes.query}>{formatBytes(bytes.query)}</dd>
             <dt>Received: encrypted scores</dt>
-            <dd data-testid="response-bytes">{formatBytes(bytes.scores)}</dd>
+            <dd data-testid="response-bytes" data-bytes={bytes.scores}>{formatBytes(bytes.scores)}</dd>
             <dt>Received: labels</dt>
-            <dd>{formatBytes(bytes.labels)}</dd>
+            <dd data-testid="labels-bytes" data-bytes={bytes.labels}>
+              {formatBytes(bytes.labels)}
+            </dd>
             <dt>Models</dt>
-            <dd>{result.modelsCached ? 'from this browser’s cache' : 'downloaded and checked'}</dd>
+            <dd data-testid="models-cached" data-cached={String(result.modelsCached)}>{result.modelsCached ? 'from this browser’s cache' : 'downloaded and checked'}</dd>
           </dl>
           <dl className="details" data-testid="stage-timings">
             {STAGES.filter((s) => timings[s] !== undefined).map((s) => (
               <Fragment key={s}>
                 <dt>{STAGE_LABELS[s]}</dt>
-                <dd data-stage={s}>
+                <dd data-stage={s} data-ms={timings[s]}>
                   {formatMs(timings[s])}
                   {s === 'search' && result.serverSeconds != null && (
-                    <span className="muted small"> (workers {formatMs(result.serverSeconds * 1000)})</span>
+                    <span className="muted small" data-testid="server-seconds" data-ms={result.serverSeconds * 1000}>
+                      {' '}
+                      (workers {formatMs(result.serverSeconds * 1000)})
+                    </span>
                   )}
                 </dd>
               </Fragment>
             ))}
             <dt>Total</dt>
-            <dd data-testid="total-seconds">{formatMs(total)}</dd>
+            <dd data-testid="total-seconds" data-ms={total}>{formatMs(total)}</dd>
           </dl>
         </div>
       </section>

@@ -16,6 +16,7 @@ from datasets.models import Dataset, DatasetStatus
 from jobs.serializers import JobSerializer
 from privface_core.errors import Conflict
 from privface_site import compute
+from training.views import LimitsSerializer, limits_response
 
 from . import actions
 from .serializers import FederatedPrivacySerializer, FederatedRequestSerializer
@@ -31,6 +32,15 @@ def start_federated(request: Request) -> Response:
     dataset = get_object_or_404(Dataset.objects.visible_to(request.user), pk=v["dataset"])
     job = actions.start_federated(request.user, dataset, v["config"], name=v.get("name") or "", mode=v["mode"])
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses={200: LimitsSerializer})
+@api_view(["GET"])
+def federated_limits(request: Request) -> Response:
+    """The numeric fields' ranges that `POST /api/federated/` enforces, for the federated form."""
+    from federation.engine.config import FIELD_BOUNDS
+
+    return limits_response(FIELD_BOUNDS)
 
 
 @extend_schema(request=FederatedPrivacySerializer, responses={200: dict})

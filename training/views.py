@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +61,37 @@ def privacy_estimate(request: Request) -> Response:
         field = "target_epsilon" if q.get("noise_multiplier") is None else "noise_multiplier"
         return Response({field: [str(err)]}, status=400)
     return Response(answer)
+
+
+class BoundSerializer(serializers.Serializer):
+    """One numeric field's range (``max`` null: no upper limit here)."""
+
+    min = serializers.FloatField()
+    max = serializers.FloatField(allow_null=True)
+    integer = serializers.BooleanField()
+    min_exclusive = serializers.BooleanField()
+    max_exclusive = serializers.BooleanField()
+    at_most = serializers.CharField(allow_null=True, help_text="a field whose value is also an upper limit")
+
+
+class LimitsSerializer(serializers.Serializer):
+    """The ranges a run's config is validated against, by field name."""
+
+    bounds = serializers.DictField(child=BoundSerializer())
+
+
+def limits_response(table: dict) -> Response:
+    """``{"bounds": {field: {...}}}`` of an engine's FIELD_BOUNDS (the forms check against it)."""
+    return Response({"bounds": {name: bound.to_dict() for name, bound in table.items()}})
+
+
+@extend_schema(responses={200: LimitsSerializer})
+@api_view(["GET"])
+def training_limits(request: Request) -> Response:
+    """The numeric fields' ranges that `POST /api/training/` enforces, for the training form."""
+    from training.engine.config import FIELD_BOUNDS
+
+    return limits_response(FIELD_BOUNDS)
 
 
 @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})

@@ -13,7 +13,16 @@ from typing import Any
 
 from privface_core.errors import UserError
 from training.engine import dp_params
-from training.engine.config import BACKBONES, HEADS, OPTIMIZERS, ConfigError, _choice, _number
+from training.engine.config import (
+    BACKBONES,
+    HEADS,
+    OPTIMIZERS,
+    Bound,
+    ConfigError,
+    _bounded,
+    _choice,
+    _privacy_bounds,
+)
 
 PARTITIONS = ("by_identity", "iid", "dirichlet")
 HEAD_POLICIES = ("private", "shared")
@@ -29,6 +38,28 @@ MAX_IMAGE_SIZE = 224
 PRIVACY_BOUNDS = dp_params.Bounds(noise_multiplier=dp_params.MAX_NOISE_MULTIPLIER, target_epsilon=1e6)
 # --use_dp alone: sample-level DP-SGD with this noise (a common DP-SGD choice: eps of a few at N~1e4).
 DEFAULT_NOISE = 1.0
+# Every numeric field's range, read by validate() (the one copy; the form fetches it).
+# clients_per_round and min_clients are also at most the clients (per round): checked below.
+FIELD_BOUNDS: dict[str, Bound] = {
+    "num_clients": Bound(2, MAX_CLIENTS, integer=True),
+    "num_rounds": Bound(1, MAX_ROUNDS, integer=True),
+    "local_epochs": Bound(1, MAX_LOCAL_EPOCHS, integer=True),
+    "embedding_size": Bound(8, MAX_EMBEDDING, integer=True),
+    "image_size": Bound(16, MAX_IMAGE_SIZE, integer=True),
+    "batch_size": Bound(1, 4096, integer=True),
+    "clients_per_round": Bound(1, MAX_CLIENTS, integer=True),
+    "min_clients": Bound(1, MAX_CLIENTS, integer=True),
+    "seed": Bound(0, 2**63 - 1, integer=True),
+    "alpha": Bound(0, 1e6, min_exclusive=True, wording="a positive number"),
+    "holdout_fraction": Bound(0, 0.5, wording="between 0 and 0.5"),
+    "lr": Bound(0, 10, min_exclusive=True, wording="a positive number up to 10"),
+    "momentum": Bound(0, 1, max_exclusive=True, wording="in [0, 1)"),
+    "weight_decay": Bound(0, 1, wording="between 0 and 1"),
+    "round_timeout": Bound(1, 7 * 86400, wording="between 1 and 604800 seconds"),
+    "client_cpus": Bound(0, 64, min_exclusive=True, wording="a positive number of CPUs"),
+    "l2_norm_clip": Bound(0, 1e6, min_exclusive=True, wording="a positive number"),
+    **_privacy_bounds(PRIVACY_BOUNDS),
+}
 
 
 @dataclass
@@ -138,26 +169,18 @@ class FederatedConfig:
             _choice("dp_level", self.dp_level, DP_LEVELS)
             if self.dp_level == "none" and self.use_dp:
                 raise ConfigError("dp_level", "none contradicts --use_dp")
-        _whole("num_clients", self.num_clients, 2, MAX_CLIENTS)
-        _whole("num_rounds", self.num_rounds, 1, MAX_ROUNDS)
-        _whole("local_epochs", self.local_epochs, 1, MAX_LOCAL_EPOCHS)
-        _whole("embedding_size", self.embedding_size, 8, MAX_EMBEDDING)
-        _whole("image_size", self.image_size, 16, MAX_IMAGE_SIZE)
-        _whole("batch_size", self.batch_size, 1, 4096)
+        bounds = FIELD_BOUNDS
+        for name in ("num_clients", "num_rounds", "local_epochs", "embedding_size", "image_size", "batch_size"):
+            _whole(name, getattr(self, name), bounds[name])
         if self.clients_per_round is not None:
-            _whole("clients_per_round", self.clients_per_round, 1, self.num_clients)
+            _whole("clients_per_round", self.clients_per_round, bounds["clients_per_round"], self.num_clients)
         if self.min_clients is not None:
-            _whole("min_clients", self.min_clients, 1, self.sampled)
+            _whole("min_clients", self.min_clients, bounds["min_clients"], self.sampled)
         if self.seed is not None:
-            _whole("seed", self.seed, 0, 2**63 - 1)
-        _number("alpha", self.alpha, 0, 1e6, "a positive number", strict_low=True)
-        _number("holdout_fraction", self.holdout_fraction, 0, 0.5, "between 0 and 0.5")
-        _number("lr", self.lr, 0, 10, "a positive number up to 10", strict_low=True)
-        _number("momentum", self.momentum, 0, 1, "in [0, 1)", strict_high=True)
-        _number("weight_decay", self.weight_decay, 0, 1, "between 0 and 1")
-        _number("round_timeout", self.round_timeout, 1, 7 * 86400, "between 1 and 604800 seconds")
-        _number("client_cpus", self.client_cpus, 0, 64, "a positive number of CPUs", strict_low=True)
-        _number("l2_norm_clip", self.l2_norm_clip, 0, 1e6, "a positive number", strict_low=True)
+            _whole("seed", self.seed, bounds["seed"])
+        for name in ("alpha", "holdout_fraction", "lr", "momentum", "weight_decay", "round_timeout", "client_cpus",
+                     "l2_norm_clip"):
+            _bounded(name, getattr(self, name), bounds[name])
         dp_params.check(delta=self.delta, noise_multiplier=self.noise_multiplier, target_epsilon=self.target_epsilon,
                         accountant=self.accountant, bounds=PRIVACY_BOUNDS)
         if self.level == "none" and (self.noise_multiplier is not None or self.target_epsilon is not None):
@@ -196,6 +219,9 @@ def _data(config: FederatedConfig) -> None:
         raise ConfigError("idx_file", "is required with --rec_file (clients read records by offset)")
 
 
-def _whole(name: str, value: Any, low: int, high: int) -> None:
+def _whole(name: str, value: Any, bound: Bound, at_most: int | None = None) -> None:
+    """A whole-number field in its table's range (and at most ``at_most``, another field's value)."""
+    low = int(bound.min)
+    high = int(bound.max if at_most is None else at_most)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")

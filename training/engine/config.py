@@ -30,6 +30,54 @@ MAX_TRAIN_EVAL_SAMPLES = 1_000_000
 MAX_DEVICES = 64
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A numeric field's range: what ``validate()`` enforces and ``GET /api/*/limits/`` serves,
+    so the dashboard's forms check the server's limits instead of a copy of them."""
+
+    min: float
+    max: float | None = None  # None: no upper limit (or one that depends on another field)
+    integer: bool = False
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    at_most: str | None = None  # another field whose value is the upper limit (warmup_epochs: epochs)
+    wording: str | None = None  # the server's message for a non-integer field ("a positive number")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "integer": self.integer, "min_exclusive": self.min_exclusive,
+                "max_exclusive": self.max_exclusive, "at_most": self.at_most}
+
+
+def _privacy_bounds(bounds: dp_params.Bounds) -> dict[str, Bound]:
+    """The DP fields' ranges as ``dp_params.check(..., bounds=bounds)`` enforces them."""
+    return {
+        "delta": Bound(0, 1, min_exclusive=True, max_exclusive=True),
+        "noise_multiplier": Bound(0, bounds.noise_multiplier),
+        "target_epsilon": Bound(bounds.smallest, bounds.target_epsilon, min_exclusive=bounds.smallest == 0),
+    }
+
+
+# Every numeric field's range, read by validate() (the one copy; the forms fetch it).
+FIELD_BOUNDS: dict[str, Bound] = {
+    "image_size": Bound(16, MAX_IMAGE_SIZE, integer=True),
+    "embedding_size": Bound(1, MAX_EMBEDDING_SIZE, integer=True),
+    "epochs": Bound(1, MAX_EPOCHS, integer=True),
+    "batch_size": Bound(1, MAX_BATCH_SIZE, integer=True),
+    "eval_batch_size": Bound(1, MAX_BATCH_SIZE, integer=True),
+    "train_eval_samples": Bound(0, MAX_TRAIN_EVAL_SAMPLES, integer=True),
+    "prefetch_batches": Bound(0, MAX_THREADS, integer=True),
+    "decode_threads": Bound(0, MAX_THREADS, integer=True),
+    "seed": Bound(0, MAX_SEED, integer=True),
+    "holdout_fraction": Bound(0, 0.5, wording="between 0 and 0.5"),
+    "lr": Bound(0, None, min_exclusive=True, wording="a positive number"),
+    "momentum": Bound(0, 1, max_exclusive=True, wording="in [0, 1)"),
+    "weight_decay": Bound(0, None, wording="a number >= 0"),
+    "warmup_epochs": Bound(0, None, at_most="epochs"),
+    "l2_norm_clip": Bound(0, None, min_exclusive=True, wording="a positive number"),
+    **_privacy_bounds(dp_params.UNBOUNDED),
+}
+
+
 @dataclass
 class TrainConfig:
     # Data: an extracted folder (``<label>/<key>.jpg`` + manifest.jsonl) or a .rec + .idx.
@@ -101,30 +149,29 @@ class TrainConfig:
         _choice("head", self.head, HEADS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        for name, high in (("image_size", MAX_IMAGE_SIZE), ("embedding_size", MAX_EMBEDDING_SIZE),
-                           ("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE),
-                           ("eval_batch_size", MAX_BATCH_SIZE)):
-            _positive_int(name, getattr(self, name), high)
-        if self.image_size < 16:
-            raise ConfigError("image_size", f"must be at least 16, got {self.image_size}")
-        for name, high in (("train_eval_samples", MAX_TRAIN_EVAL_SAMPLES), ("prefetch_batches", MAX_THREADS),
-                           ("decode_threads", MAX_THREADS)):
-            value = getattr(self, name)
+        bounds = FIELD_BOUNDS
+        for name in ("image_size", "embedding_size", "epochs", "batch_size", "eval_batch_size"):
+            _positive_int(name, getattr(self, name), bounds[name].max)
+        if self.image_size < bounds["image_size"].min:
+            raise ConfigError("image_size", f"must be at least {bounds['image_size'].min}, got {self.image_size}")
+        for name in ("train_eval_samples", "prefetch_batches", "decode_threads"):
+            value, high = getattr(self, name), bounds[name].max
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
                 raise ConfigError(name, f"must be a whole number from 0 to {high}, got {value!r}")
+        seed = bounds["seed"]
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
-                                      or not 0 <= self.seed <= MAX_SEED):
-            raise ConfigError("seed", f"must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+                                      or not seed.min <= self.seed <= seed.max):
+            raise ConfigError("seed", f"must be a whole number from {seed.min} to {seed.max}, got {self.seed!r}")
         if len(self.devices) > MAX_DEVICES or any(not _DEVICE.match(d) for d in self.devices):
             raise ConfigError("devices", f"must be device names such as /gpu:0, got {list(self.devices)}")
-        _number("holdout_fraction", self.holdout_fraction, 0, 0.5, "between 0 and 0.5")
-        _number("lr", self.lr, 0, None, "a positive number", strict_low=True)
-        _number("momentum", self.momentum, 0, 1, "in [0, 1)", strict_high=True)
-        _number("weight_decay", self.weight_decay, 0, None, "a number >= 0")
-        _number("warmup_epochs", self.warmup_epochs, 0, self.epochs, f"between 0 and --epochs ({self.epochs})")
+        for name in ("holdout_fraction", "lr", "momentum", "weight_decay"):
+            _bounded(name, getattr(self, name), bounds[name])
+        warmup = bounds["warmup_epochs"]
+        _number("warmup_epochs", self.warmup_epochs, warmup.min, getattr(self, warmup.at_most),
+                f"between 0 and --epochs ({self.epochs})")
         if any(not isinstance(e, int) or not 0 < e < self.epochs for e in self.lr_steps):
             raise ConfigError("lr_steps", f"must be whole epochs between 1 and {self.epochs - 1}, got {self.lr_steps}")
-        _number("l2_norm_clip", self.l2_norm_clip, 0, None, "a positive number", strict_low=True)
+        _bounded("l2_norm_clip", self.l2_norm_clip, bounds["l2_norm_clip"])
         dp_params.check(delta=self.delta, noise_multiplier=self.noise_multiplier, target_epsilon=self.target_epsilon,
                         accountant=self.accountant)
         if self.use_dp and self.noise_multiplier is None and self.target_epsilon is None:
@@ -209,6 +256,12 @@ def _typed(name: str, value: Any, annotation: str) -> Any:
     if not fits:
         raise ConfigError(name, f"must be {_WORDING.get(kind, kind)}, got {value!r}")
     return converted
+
+
+def _bounded(name: str, value: Any, bound: Bound) -> None:
+    """A non-integer field checked against its table entry (the entry's wording in the message)."""
+    _number(name, value, bound.min, bound.max, bound.wording or "", strict_low=bound.min_exclusive,
+            strict_high=bound.max_exclusive)
 
 
 def _number(

@@ -292,6 +292,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/federated/limits/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The numeric fields' ranges that `POST /api/federated/` enforces, for the federated form. */
+        get: operations["federated_limits_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/federated/privacy/": {
         parameters: {
             query?: never;
@@ -703,6 +720,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/training/limits/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The numeric fields' ranges that `POST /api/training/` enforces, for the training form. */
+        get: operations["training_limits_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -713,6 +747,18 @@ export interface components {
          * @enum {string}
          */
         AccountantEnum: "rdp" | "pld";
+        /** @description One numeric field's range (``max`` null: no upper limit here). */
+        Bound: {
+            /** Format: double */
+            min: number;
+            /** Format: double */
+            max: number | null;
+            integer: boolean;
+            min_exclusive: boolean;
+            max_exclusive: boolean;
+            /** @description a field whose value is also an upper limit */
+            at_most: string | null;
+        };
         Credentials: {
             username: string;
             password: string;
@@ -916,6 +962,12 @@ export interface components {
          * @enum {string}
          */
         JobStatusEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        /** @description The ranges a run's config is validated against, by field name. */
+        Limits: {
+            bounds: {
+                [key: string]: components["schemas"]["Bound"];
+            };
+        };
         NewFile: {
             filename: string;
             size: number;
@@ -1674,6 +1726,25 @@ export interface operations {
             };
         };
     };
+    federated_limits_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+        };
+    };
     federated_privacy_create: {
         parameters: {
             query?: never;
@@ -2368,6 +2439,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    training_limits_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
                 };
             };
         };

@@ -9,11 +9,12 @@ import { pack } from '../private/wire';
 import { makeGallery } from '../test/fixtures';
 import { SearchPage } from './SearchPage';
 
-const worker = vi.hoisted(() => ({ received: [] as unknown[], script: null as null | ((msg: unknown, port: unknown) => void) }));
+const worker = vi.hoisted(() => ({ received: [] as unknown[], made: 0, ended: 0, script: null as null | ((msg: unknown, port: unknown) => void) }));
 
 vi.mock('../private/searchWorker', () => ({
   WASM_ASSETS: { ort: '/static/assets/ort.wasm', seal: '/static/assets/seal.wasm' },
   makeSearchWorker: (): WorkerPort => {
+    worker.made += 1;
     const port: WorkerPort = {
       onmessage: null,
       onerror: null,
@@ -21,7 +22,9 @@ vi.mock('../private/searchWorker', () => ({
         worker.received.push(msg);
         setTimeout(() => worker.script!(msg, port), 0);
       },
-      terminate: vi.fn(),
+      terminate: () => {
+        worker.ended += 1;
+      },
     };
     return port;
   },
@@ -43,7 +46,7 @@ const CONTEXT = new Uint8Array([1, 2, 3, 4, 5]);
 const QUERY = new Uint8Array([9, 9, 9]);
 
 /** The fake worker: progress for its stages, then its answer. */
-function answerLike(opts: { noFace?: boolean } = {}) {
+function answerLike(opts: { noFace?: boolean; fail?: boolean } = {}) {
   worker.script = (raw, p) => {
     const msg = raw as ToWorker;
     const port = p as WorkerPort;
@@ -54,6 +57,7 @@ function answerLike(opts: { noFace?: boolean } = {}) {
         send({ type: 'progress', stage, done: true, ms: 12 });
       }
       if (opts.noFace) return send({ type: 'no-face' });
+      if (opts.fail) return send({ type: 'error', message: 'the model gives 3 numbers, the gallery holds 4' });
       send({ type: 'prepared', context: CONTEXT.slice(), crop: new Uint8Array(112 * 112 * 3), facesFound: 1, queryNorm2: 1, cached: false });
     } else if (msg.type === 'encrypt') {
       send({ type: 'progress', stage: 'encrypt', done: true, ms: 3 });
@@ -116,6 +120,8 @@ describe('SearchPage, private mode', () => {
   beforeEach(() => {
     document.cookie = 'csrftoken=tok; path=/';
     worker.received = [];
+    worker.made = 0;
+    worker.ended = 0;
     vi.stubGlobal('Worker', function Worker() {});
     vi.stubGlobal('OffscreenCanvas', function OffscreenCanvas() {});
     answerLike();
@@ -179,6 +185,29 @@ describe('SearchPage, private mode', () => {
     expect(within(result).getByTestId('match-1')).toHaveTextContent('cy');
     expect(within(result).queryByTestId('match-2')).toBeNull();
     expect(within(result).getByText(/top 2, threshold 0.1/)).toBeInTheDocument();
+  });
+
+  it('keeps one worker for the page between searches, and ends it after a failure and on leaving', async () => {
+    const calls = await stubServer([privateGallery()]);
+    const { unmount } = renderSearch();
+    await screen.findByLabelText('Private search (your photo never leaves this browser)');
+    await choosePhotoAndSearch();
+    await screen.findByTestId('private-result');
+    await choosePhotoAndSearch();
+    await screen.findByTestId('private-result');
+    expect(worker.received.filter((m) => (m as ToWorker).type === 'prepare')).toHaveLength(2);
+    expect([worker.made, worker.ended]).toEqual([1, 0]);
+    expect(calls.filter((c) => c.url === '/api/he/contexts/')).toHaveLength(2); // fresh keys each time
+    answerLike({ fail: true });
+    await choosePhotoAndSearch();
+    expect(await screen.findByText('the model gives 3 numbers, the gallery holds 4')).toBeInTheDocument();
+    expect([worker.made, worker.ended]).toEqual([1, 1]);
+    answerLike();
+    await choosePhotoAndSearch();
+    await screen.findByTestId('private-result');
+    expect(worker.made).toBe(2);
+    unmount();
+    expect(worker.ended).toBe(2);
   });
 
   it('says when there is no face, and nothing is uploaded', async () => {

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChangeEvent, DragEvent, FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { messageOf } from '../api';
@@ -17,7 +17,7 @@ import {
 } from '../galleries';
 import type { Gallery, SearchResult } from '../types';
 import { PrivateSearchView, StageProgress, type StageState } from '../private/PrivateSearchView';
-import { NoFaceError, privateSearch, type PrivateSearchResult } from '../private/privateSearch';
+import { NoFaceError, PrivateSearcher, type PrivateSearchResult } from '../private/privateSearch';
 import { browserSupportsPrivateSearch, PORTABLE_PIPELINE, type PrivateSearchBlock, type Stage } from '../private/protocol';
 import { makeSearchWorker, WASM_ASSETS } from '../private/searchWorker';
 
@@ -68,6 +68,9 @@ export function SearchPage() {
   const [stages, setStages] = useState<Partial<Record<Stage, StageState>>>({});
   const [privateResult, setPrivateResult] = useState<PrivateSearchResult | null>(null);
   const preview = usePreview(photo);
+  // One search worker for the page's life: its models stay loaded between searches.
+  const searcher = useRef<PrivateSearcher | null>(null);
+  useEffect(() => () => searcher.current?.close(), []);
 
   useEffect(() => {
     let live = true;
@@ -168,7 +171,7 @@ export function SearchPage() {
         const onProgress = (stage: Stage, done: boolean, ms?: number) =>
           setStages((prev) => ({ ...prev, [stage]: done ? { done: true, ms } : { done: false } }));
         setPrivateResult(
-          await privateSearch(photo, WASM_ASSETS, makeSearchWorker, {
+          await (searcher.current ??= new PrivateSearcher(makeSearchWorker, WASM_ASSETS)).search(photo, {
             galleryId: gallery.id,
             search: privateSearchBlock,
             topK: k,

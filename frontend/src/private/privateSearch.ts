@@ -105,8 +105,34 @@ function expect<T extends FromWorker['type']>(msg: FromWorker, type: T): Extract
   return msg as Extract<FromWorker, { type: T }>;
 }
 
-/** Run one private search of `photo` in a worker from `makeWorker`; the worker is ended after. */
-export async function privateSearch(photo: Blob, assets: WasmAssets, makeWorker: () => WorkerPort, opts: PrivateSearchOptions): Promise<PrivateSearchResult> {
+/** The page's search worker, kept between searches (its models stay loaded; every search
+ *  makes fresh keys); ended after a failed search and by `close`. */
+export class PrivateSearcher {
+  private port: WorkerPort | null = null;
+
+  constructor(
+    private readonly makeWorker: () => WorkerPort,
+    private readonly assets: WasmAssets,
+  ) {}
+
+  async search(photo: Blob, opts: PrivateSearchOptions): Promise<PrivateSearchResult> {
+    const port = (this.port ??= this.makeWorker());
+    try {
+      return await privateSearch(photo, this.assets, port, opts);
+    } catch (err) {
+      if (!(err instanceof NoFaceError)) this.close(); // its state is unknown: the next search starts a fresh one
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.port?.terminate();
+    this.port = null;
+  }
+}
+
+/** Run one private search of `photo` in the worker behind `port`. */
+export async function privateSearch(photo: Blob, assets: WasmAssets, port: WorkerPort, opts: PrivateSearchOptions): Promise<PrivateSearchResult> {
   const timings: Partial<Record<Stage, number>> = {};
   const progress: PrivateSearchOptions['onProgress'] = (stage, done, ms) => {
     if (done && ms !== undefined) timings[stage] = ms;
@@ -119,54 +145,49 @@ export async function privateSearch(photo: Blob, assets: WasmAssets, makeWorker:
     progress(stage, true, Math.round((performance.now() - t) * 10) / 10);
     return out;
   };
-  const port = makeWorker();
   const channel = new Channel(port, progress);
-  try {
-    const prepared = expect(await channel.ask({ type: 'prepare', photo, search: opts.search, assets }), 'prepared');
-    const keyId = await lap('context_upload', async () => {
-      const res = await post('/api/he/contexts/', prepared.context);
-      if (res.status !== 201) throw await failure(res, 'the public context was');
-      return ((await res.json()) as { key_id: string }).key_id;
-    });
-    const { query } = expect(await channel.ask({ type: 'encrypt', keyId }), 'encrypted');
-    const querySize = query.length;
-    const { scoreSet, serverSeconds } = await lap('search', async () => {
-      const res = await post(`/api/galleries/${opts.galleryId}/encrypted-search/?key_id=${encodeURIComponent(keyId)}`, query);
-      if (res.status !== 200) throw await failure(res, 'the encrypted search was');
-      const seconds = res.headers.get('X-Server-Seconds');
-      return { scoreSet: new Uint8Array(await res.arrayBuffer()), serverSeconds: seconds ? Number(seconds) : null };
-    });
-    const header = scoreSetHeader(scoreSet);
-    const scoresSize = scoreSet.length;
-    const { scores } = expect(await channel.ask({ type: 'decrypt', scoreSet, entries: header.entries }, [scoreSet.buffer as ArrayBuffer]), 'decrypted');
-    const { matches, labelsSize } = await lap('rank', async () => {
-      const res = await fetch(`/api/galleries/${opts.galleryId}/labels/`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-      if (!res.ok) throw await failure(res, 'the labels request was');
-      const text = await res.text();
-      const labels = JSON.parse(text) as GalleryLabels;
-      const ranked = rankAnswer(scores, header, labels, {
-        rule: opts.search.score_rule,
-        queryNorm2: prepared.queryNorm2,
-        topK: opts.topK,
-        threshold: opts.threshold,
-      });
-      return { matches: ranked, labelsSize: new TextEncoder().encode(text).length };
-    });
-    const sent = prepared.context.length + querySize;
-    return {
-      matches,
-      threshold: opts.threshold,
+  const prepared = expect(await channel.ask({ type: 'prepare', photo, search: opts.search, assets }), 'prepared');
+  const keyId = await lap('context_upload', async () => {
+    const res = await post('/api/he/contexts/', prepared.context);
+    if (res.status !== 201) throw await failure(res, 'the public context was');
+    return ((await res.json()) as { key_id: string }).key_id;
+  });
+  const { query } = expect(await channel.ask({ type: 'encrypt', keyId }), 'encrypted');
+  const querySize = query.length;
+  const { scoreSet, serverSeconds } = await lap('search', async () => {
+    const res = await post(`/api/galleries/${opts.galleryId}/encrypted-search/?key_id=${encodeURIComponent(keyId)}`, query);
+    if (res.status !== 200) throw await failure(res, 'the encrypted search was');
+    const seconds = res.headers.get('X-Server-Seconds');
+    return { scoreSet: new Uint8Array(await res.arrayBuffer()), serverSeconds: seconds ? Number(seconds) : null };
+  });
+  const header = scoreSetHeader(scoreSet);
+  const scoresSize = scoreSet.length;
+  const { scores } = expect(await channel.ask({ type: 'decrypt', scoreSet, entries: header.entries }, [scoreSet.buffer as ArrayBuffer]), 'decrypted');
+  const { matches, labelsSize } = await lap('rank', async () => {
+    const res = await fetch(`/api/galleries/${opts.galleryId}/labels/`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (!res.ok) throw await failure(res, 'the labels request was');
+    const text = await res.text();
+    const labels = JSON.parse(text) as GalleryLabels;
+    const ranked = rankAnswer(scores, header, labels, {
+      rule: opts.search.score_rule,
+      queryNorm2: prepared.queryNorm2,
       topK: opts.topK,
-      facesFound: prepared.facesFound,
-      crop: prepared.crop,
-      timings,
-      serverSeconds,
-      bytes: { context: prepared.context.length, query: querySize, scores: scoresSize, labels: labelsSize, sent, received: scoresSize + labelsSize },
-      modelsCached: prepared.cached,
-      version: header.version,
-      entries: header.entries,
-    };
-  } finally {
-    port.terminate();
-  }
+      threshold: opts.threshold,
+    });
+    return { matches: ranked, labelsSize: new TextEncoder().encode(text).length };
+  });
+  const sent = prepared.context.length + querySize;
+  return {
+    matches,
+    threshold: opts.threshold,
+    topK: opts.topK,
+    facesFound: prepared.facesFound,
+    crop: prepared.crop,
+    timings,
+    serverSeconds,
+    bytes: { context: prepared.context.length, query: querySize, scores: scoresSize, labels: labelsSize, sent, received: scoresSize + labelsSize },
+    modelsCached: prepared.cached,
+    version: header.version,
+    entries: header.entries,
+  };
 }

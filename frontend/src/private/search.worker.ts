@@ -19,6 +19,15 @@ const scope = self as unknown as {
 
 let client: BrowserHEClient | null = null;
 let query: Float32Array | null = null;
+// The models' sessions and node-seal, kept for the next search of the page (a new gallery
+// model, or other wasm URLs, loads anew): compiling 14 MB of wasm is most of a warm search.
+let loaded: { key: string; faces: BrowserFaces; embedder: BrowserEmbedder; seal: Awaited<ReturnType<typeof loadSeal>> } | null = null;
+
+async function unload(): Promise<void> {
+  const old = loaded;
+  loaded = null;
+  if (old) await Promise.all([old.faces.dispose(), old.embedder.dispose()]);
+}
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
@@ -36,7 +45,10 @@ async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<voi
   const { search, assets, photo } = msg;
   if (search.faces.pipeline !== PORTABLE_PIPELINE) throw new Error(`face pipeline ${search.faces.pipeline} is not supported here`);
   const source = { fetch: (url: string) => fetch(url, { credentials: 'same-origin' }), caches: scope.caches ?? null };
+  const key = [search.faces.detector.sha256, search.faces.landmarks.sha256, search.model.onnx.sha256, assets.ort, assets.seal].join(' ');
   const { faces, embedder, seal, cached } = await timed('models', async () => {
+    if (loaded?.key === key) return { ...loaded, cached: true };
+    await unload();
     const ort: typeof Ort = await import('onnxruntime-web/wasm');
     ort.env.wasm.wasmPaths = { wasm: assets.ort };
     ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page
@@ -50,30 +62,27 @@ async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<voi
       BrowserEmbedder.load(model.bytes, { ort }),
       loadSeal(assets.seal),
     ]);
+    loaded = { key, faces, embedder, seal };
     return { faces, embedder, seal, cached: det.fromCache && lm.fromCache && model.fromCache };
   });
-  try {
-    const face = await timed('detect', async () => faces.alignFace(await decodePhoto(photo)));
-    if (!face) {
-      post({ type: 'no-face' });
-      return;
-    }
-    const embedding = await timed('embed', () => embedder.embed(face.crop));
-    if (embedding.length !== search.he_profile.dim) {
-      throw new Error(`the model gives ${embedding.length} numbers, the gallery holds ${search.he_profile.dim}`);
-    }
-    const context = await timed('keys', async () => {
-      client?.dispose();
-      client = new BrowserHEClient(seal, search.he_profile);
-      return client.publicContext();
-    });
-    query = embedding;
-    let norm2 = 0;
-    for (const v of embedding) norm2 += v * v;
-    post({ type: 'prepared', context, crop: face.crop, facesFound: face.nFaces, queryNorm2: norm2, cached }, [context.buffer as ArrayBuffer]);
-  } finally {
-    await Promise.all([faces.dispose(), embedder.dispose()]);
+  const face = await timed('detect', async () => faces.alignFace(await decodePhoto(photo)));
+  if (!face) {
+    post({ type: 'no-face' });
+    return;
   }
+  const embedding = await timed('embed', () => embedder.embed(face.crop));
+  if (embedding.length !== search.he_profile.dim) {
+    throw new Error(`the model gives ${embedding.length} numbers, the gallery holds ${search.he_profile.dim}`);
+  }
+  const context = await timed('keys', async () => {
+    client?.dispose();
+    client = new BrowserHEClient(seal, search.he_profile);
+    return client.publicContext();
+  });
+  query = embedding;
+  let norm2 = 0;
+  for (const v of embedding) norm2 += v * v;
+  post({ type: 'prepared', context, crop: face.crop, facesFound: face.nFaces, queryNorm2: norm2, cached }, [context.buffer as ArrayBuffer]);
 }
 
 async function handle(msg: ToWorker): Promise<void> {
@@ -98,6 +107,7 @@ async function handle(msg: ToWorker): Promise<void> {
       client?.dispose();
       client = null;
       query = null;
+      await unload();
       scope.close();
   }
 }

@@ -9,6 +9,7 @@ import {
 } from './federated';
 import type { FederatedForm } from './federated';
 import { makeDataset } from './test/fixtures';
+import { FEDERATED_LIMITS } from './test/limits';
 
 const DATASET = makeDataset({ id: 5, name: 'webface_tiny', status: 'ready', images: 80, identities: 10 });
 const form = (over: Partial<FederatedForm> = {}): FederatedForm => ({ ...DEFAULT_FEDERATED_FORM, dataset: '5', ...over });
@@ -62,6 +63,7 @@ describe('validateFederatedForm', () => {
     const { errors, request } = validateFederatedForm(
       form({ num_clients: '1', num_rounds: '0', image_size: '300', embedding_size: '4', lr: '0', clients_per_round: '9' }),
       DATASET,
+      FEDERATED_LIMITS,
     );
     expect(request).toBeUndefined();
     expect(errors).toMatchObject({
@@ -125,7 +127,7 @@ describe('federatedPrivacyQueryOf', () => {
         },
       },
     });
-    expect(federatedPrivacyQueryOf(form({ dp_level: 'client', num_rounds: '', delta: '2' }), DATASET)).toEqual({
+    expect(federatedPrivacyQueryOf(form({ dp_level: 'client', num_rounds: '', delta: '2' }), DATASET, FEDERATED_LIMITS)).toEqual({
       problem: 'Fix Rounds, δ to see the privacy estimate.',
     });
     expect(federatedPrivacyQueryOf(form({ dp_level: 'sample' }), null)).toEqual({

@@ -2,8 +2,9 @@
 // (validation, the request body, the estimate's body, server errors placed on fields) and the
 // types of the federated job's events and result.
 import { api } from './api';
-import { HEADS, MODELS, OPTIMIZERS, parseNumberWith, placeServerError } from './training';
-import type { NumberRule } from './training';
+import { parseBounded } from './limits';
+import type { Limits } from './limits';
+import { HEADS, MODELS, OPTIMIZERS, placeServerError } from './training';
 import type { Accountant, Dataset, Job } from './types';
 
 export type DpLevel = 'none' | 'sample' | 'client';
@@ -210,26 +211,6 @@ export const FEDERATED_LABELS: Record<FederatedField, string> = {
 const FIELDS = new Set<string>(Object.keys(DEFAULT_FEDERATED_FORM));
 export const isFederatedField = (name: string) => FIELDS.has(name) && name !== 'dp_mode';
 
-/** The server's bounds (federation/engine/config.py validate()). */
-const RULES: Partial<Record<FederatedField, NumberRule>> = {
-  num_clients: { int: true, min: 2, max: 1000, wording: 'a whole number from 2 to 1000' },
-  num_rounds: { int: true, min: 1, max: 1000, wording: 'a whole number from 1 to 1000' },
-  alpha: { min: 0, max: 1e6, minExclusive: true, wording: 'a number above 0' },
-  local_epochs: { int: true, min: 1, max: 100, wording: 'a whole number from 1 to 100' },
-  embedding_size: { int: true, min: 8, max: 2048, wording: 'a whole number from 8 to 2048' },
-  image_size: { int: true, min: 16, max: 224, wording: 'a whole number from 16 to 224' },
-  batch_size: { int: true, min: 1, max: 4096, wording: 'a whole number from 1 to 4096' },
-  lr: { min: 0, max: 10, minExclusive: true, wording: 'a number above 0, at most 10' },
-  momentum: { min: 0, max: 1, maxExclusive: true, wording: 'a number from 0 to below 1' },
-  weight_decay: { min: 0, max: 1, wording: 'a number from 0 to 1' },
-  noise_multiplier: { min: 0, max: 10000, wording: 'a number from 0 to 10000' },
-  target_epsilon: { min: 0, max: 1e6, minExclusive: true, wording: 'a number above 0' },
-  l2_norm_clip: { min: 0, max: 1e6, minExclusive: true, wording: 'a number above 0' },
-  delta: { min: 0, max: 1, minExclusive: true, maxExclusive: true, wording: 'a number between 0 and 1 (exclusive), e.g. 1e-5' },
-  holdout_fraction: { min: 0, max: 0.5, wording: 'a number from 0 to 0.5' },
-  seed: { int: true, min: 0, max: Number.MAX_SAFE_INTEGER, wording: 'a whole number, 0 or more' },
-};
-
 const oneOf = (options: readonly string[], value: string) => options.includes(value);
 
 export interface FederatedValidated {
@@ -238,10 +219,13 @@ export interface FederatedValidated {
   request?: { dataset: number; name: string; mode: FederatedMode; config: FederatedConfig };
 }
 
-/** A reader of the form's numbers that records errors (blank optional fields are undefined). */
-function reader(form: FederatedForm, errors: FederatedErrors) {
+/**
+ * A reader of the form's numbers that records errors (blank optional fields are undefined), each
+ * checked against the server's range for it (none while `limits` load).
+ */
+function reader(form: FederatedForm, errors: FederatedErrors, limits: Limits | null) {
   const num = (field: FederatedField): number => {
-    const v = parseNumberWith(RULES[field], String(form[field]));
+    const v = parseBounded(limits?.[field], String(form[field]));
     if (typeof v === 'string') {
       errors[field] = v;
       return NaN;
@@ -254,9 +238,13 @@ function reader(form: FederatedForm, errors: FederatedErrors) {
 }
 
 /** Check every field; on success, the body of `POST /api/federated/`. */
-export function validateFederatedForm(form: FederatedForm, dataset: Dataset | null | undefined): FederatedValidated {
+export function validateFederatedForm(
+  form: FederatedForm,
+  dataset: Dataset | null | undefined,
+  limits: Limits | null = null,
+): FederatedValidated {
   const errors: FederatedErrors = {};
-  const { num, optional } = reader(form, errors);
+  const { num, optional } = reader(form, errors, limits);
 
   if (!form.dataset) errors.dataset = 'Choose a ready dataset.';
   else if (dataset && dataset.status !== 'ready') errors.dataset = `This dataset is ${dataset.status}, not ready.`;
@@ -342,11 +330,12 @@ export function validateFederatedForm(form: FederatedForm, dataset: Dataset | nu
 export function federatedPrivacyQueryOf(
   form: FederatedForm,
   dataset: Dataset | null | undefined,
+  limits: Limits | null = null,
 ): { query: FederatedPrivacyQuery } | { problem: string } | null {
   if (form.dp_level === 'none') return null;
   if (!dataset) return { problem: 'Choose a dataset to see the privacy estimate.' };
   const errors: FederatedErrors = {};
-  const { num, optional } = reader(form, errors);
+  const { num, optional } = reader(form, errors, limits);
   const config: FederatedConfig = {
     num_clients: num('num_clients'),
     num_rounds: num('num_rounds'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './api';
 import { makeDataset, makeEvent } from './test/fixtures';
+import { TRAINING_LIMITS } from './test/limits';
 import {
   DEFAULT_FORM,
   estimateSummary,
@@ -31,6 +32,13 @@ describe('training form', () => {
     expect(dp.request!.config).not.toHaveProperty('noise_multiplier');
   });
 
+  it('checks the ranges only once the server has sent them (it refuses the rest with a 400)', () => {
+    const loading = validateTrainingForm(form({ epochs: '5000', lr: '50', momentum: 'x' }), ready);
+    expect(loading.errors).toEqual({ momentum: 'Must be a number.' });
+    const loaded = validateTrainingForm(form({ epochs: '5000', lr: '50' }), ready, TRAINING_LIMITS);
+    expect(loaded.errors).toEqual({ epochs: 'Must be a whole number from 1 to 1000.' }); // the server has no lr limit
+  });
+
   it('reports every bad field with a message', () => {
     const { errors, request } = validateTrainingForm(
       form({
@@ -48,13 +56,14 @@ describe('training form', () => {
         l2_norm_clip: '0',
       }),
       null,
+      TRAINING_LIMITS,
     );
     expect(request).toBeUndefined();
     expect(errors).toMatchObject({
       dataset: 'Choose a ready dataset.',
       embedding_size: 'Must be a whole number from 1 to 4096.',
       epochs: 'Must be a whole number from 1 to 1000.',
-      lr: 'Must be a number above 0, at most 10.',
+      lr: 'Must be a number above 0.',
       image_size: 'Must be a whole number from 16 to 1024.',
       holdout_fraction: 'Must be a number from 0 to 0.5.',
       noise_multiplier: 'Required.',

@@ -1,6 +1,8 @@
 // Training, privacy calculator and model registry: API calls, the training form's model
 // (validation, the request body, server errors placed on fields) and formatting helpers.
 import { api, ApiError } from './api';
+import { parseBounded } from './limits';
+import type { Limits } from './limits';
 import type {
   Accountant,
   Dataset,
@@ -95,48 +97,9 @@ export const DEFAULT_FORM: TrainingForm = {
 
 const FORM_FIELDS = new Set<string>(Object.keys(DEFAULT_FORM));
 
-export interface NumberRule {
-  int?: boolean;
-  min: number;
-  max: number;
-  minExclusive?: boolean;
-  maxExclusive?: boolean;
-  wording: string;
-}
-
-const RULES: Partial<Record<FormField, NumberRule>> = {
-  embedding_size: { int: true, min: 1, max: 4096, wording: 'a whole number from 1 to 4096' },
-  epochs: { int: true, min: 1, max: 1000, wording: 'a whole number from 1 to 1000' },
-  batch_size: { int: true, min: 1, max: 65536, wording: 'a whole number from 1 to 65536' },
-  lr: { min: 0, max: 10, minExclusive: true, wording: 'a number above 0, at most 10' },
-  momentum: { min: 0, max: 1, maxExclusive: true, wording: 'a number from 0 to below 1' },
-  weight_decay: { min: 0, max: 1, wording: 'a number from 0 to 1' },
-  warmup_epochs: { min: 0, max: 1000, wording: 'a number of epochs, 0 or more' },
-  image_size: { int: true, min: 16, max: 1024, wording: 'a whole number from 16 to 1024' },
-  holdout_fraction: { min: 0, max: 0.5, wording: 'a number from 0 to 0.5' },
-  noise_multiplier: { min: 0, max: 1000, wording: 'a number from 0 to 1000' },
-  target_epsilon: { min: 0.001, max: 1000, wording: 'a number from 0.001 to 1000' },
-  l2_norm_clip: { min: 0, max: 1000, minExclusive: true, wording: 'a number above 0, at most 1000' },
-  delta: { min: 0, max: 1, minExclusive: true, maxExclusive: true, wording: 'a number between 0 and 1 (exclusive), e.g. 1e-5' },
-};
-
-/** The number in `raw`, or an error message. */
-export function parseNumberField(field: FormField, raw: string): number | string {
-  return parseNumberWith(RULES[field], raw);
-}
-
-/** The number in `raw` checked against `rule` (any finite number without one), or an error message. */
-export function parseNumberWith(rule: NumberRule | undefined, raw: string): number | string {
-  const text = raw.trim();
-  if (!text) return 'Required.';
-  const value = Number(text);
-  if (!rule) return Number.isFinite(value) ? value : 'Must be a number.';
-  const ok =
-    Number.isFinite(value) &&
-    (!rule.int || Number.isInteger(value)) &&
-    (rule.minExclusive ? value > rule.min : value >= rule.min) &&
-    (rule.maxExclusive ? value < rule.max : value <= rule.max);
-  return ok ? value : `Must be ${rule.wording}.`;
+/** The number in `raw` checked against the server's range for `field` (none while `limits` load), or an error message. */
+export function parseNumberField(field: FormField, raw: string, limits: Limits | null = null): number | string {
+  return parseBounded(limits?.[field], raw);
 }
 
 /** Training examples of a dataset after the holdout (what the privacy estimate counts). */
@@ -144,8 +107,8 @@ export function numExamples(images: number, holdout: number): number {
   return Math.floor(images * (1 - holdout));
 }
 
-function holdoutOf(form: TrainingForm): number {
-  const h = parseNumberField('holdout_fraction', form.holdout_fraction);
+function holdoutOf(form: TrainingForm, limits: Limits | null): number {
+  const h = parseNumberField('holdout_fraction', form.holdout_fraction, limits);
   return typeof h === 'number' ? h : DEFAULT_HOLDOUT;
 }
 
@@ -155,11 +118,15 @@ export interface Validated {
   request?: { dataset: number; name: string; config: TrainingConfig };
 }
 
-/** Check every field; on success, the body of `POST /api/training/`. */
-export function validateTrainingForm(form: TrainingForm, dataset: Dataset | null | undefined): Validated {
+/** Check every field (the numbers against the server's `limits`); on success, the body of `POST /api/training/`. */
+export function validateTrainingForm(
+  form: TrainingForm,
+  dataset: Dataset | null | undefined,
+  limits: Limits | null = null,
+): Validated {
   const errors: FormErrors = {};
   const num = (field: FormField): number => {
-    const v = parseNumberField(field, String(form[field]));
+    const v = parseNumberField(field, String(form[field]), limits);
     if (typeof v === 'string') {
       errors[field] = v;
       return NaN;
@@ -230,15 +197,17 @@ export function validateTrainingForm(form: TrainingForm, dataset: Dataset | null
 export function privacyQueryOf(
   form: TrainingForm,
   dataset: Dataset | null | undefined,
+  limits: Limits | null = null,
 ): { query: PrivacyQuery } | { problem: string } {
   if (!dataset) return { problem: 'Choose a dataset to see the privacy estimate.' };
-  const n = numExamples(dataset.images, holdoutOf(form));
+  const holdout = holdoutOf(form, limits);
+  const n = numExamples(dataset.images, holdout);
   if (n < 1) return { problem: 'The dataset has no training images.' };
   const fields: FormField[] = ['batch_size', 'epochs', 'delta', form.dp_mode === 'noise' ? 'noise_multiplier' : 'target_epsilon'];
   const values: Partial<Record<FormField, number>> = {};
   const bad: string[] = [];
   for (const f of fields) {
-    const v = parseNumberField(f, String(form[f]));
+    const v = parseNumberField(f, String(form[f]), limits);
     if (typeof v === 'string') bad.push(FIELD_LABELS[f]);
     else values[f] = v;
   }
@@ -248,7 +217,7 @@ export function privacyQueryOf(
   // holdout), so the estimate equals the ε the run later spends.
   const query: PrivacyQuery = {
     dataset: dataset.id,
-    holdout_fraction: holdoutOf(form),
+    holdout_fraction: holdout,
     batch_size: values.batch_size!,
     epochs: values.epochs!,
     delta: values.delta!,

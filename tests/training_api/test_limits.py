@@ -3,7 +3,9 @@
 The forms check against these tables, so each entry must be exactly what ``validate()``
 accepts: its ends pass (or fail, when exclusive) and one step beyond fails, naming the field."""
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,10 @@ def test_the_endpoints_serve_the_tables(alice_client, client, url, table):
 def test_the_training_form_epochs_limit_is_the_servers():
     assert TRAINING_BOUNDS["epochs"] == Bound(1, 1000, integer=True)
     assert "lr" in TRAINING_BOUNDS and TRAINING_BOUNDS["lr"].max is None  # no upper limit on the server
+
+
+def test_the_front_end_tests_mock_what_the_endpoints_answer(alice_client):
+    # frontend/src/test/limits.json stands in for these answers in the forms' tests.
+    mocked = json.loads((Path(__file__).parents[2] / "frontend/src/test/limits.json").read_text())
+    assert mocked["training"] == alice_client.get("/api/training/limits/").json()
+    assert mocked["federated"] == alice_client.get("/api/federated/limits/").json()

@@ -21,7 +21,7 @@ BACKBONES = ("mobilefacenet", "iresnet18", "iresnet50")  # models.BACKBONES, wit
 HEADS = ("arcface", "cosface", "softmax")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "step")
-# Upper bounds: every input that drives computation has one (the dashboard's form agrees).
+# Upper bounds: every input that drives computation has one (FIELD_BOUNDS below; the form fetches it).
 MAX_EMBEDDING_SIZE = 4096
 MAX_IMAGE_SIZE = 1024
 MAX_SEED = 2**32 - 1

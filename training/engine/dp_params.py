@@ -49,8 +49,8 @@ class Bounds:
 
 
 UNBOUNDED = Bounds()
-# POST /api/privacy/: CASIA-WebFace has 0.5 M images, WebFace260M 260 M; the dashboard's
-# training form has the same noise and epsilon ranges.
+# POST /api/privacy/: CASIA-WebFace has 0.5 M images, WebFace260M 260 M (the training form
+# shows this endpoint's 400 when its noise or epsilon is beyond these).
 ESTIMATE_BOUNDS = Bounds(num_examples=1_000_000_000, batch_size=MAX_BATCH_SIZE, epochs=MAX_EPOCHS,
                          steps=10_000_000, noise_multiplier=1000, target_epsilon=1000, smallest=0.001)
 

@@ -1,9 +1,11 @@
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes, useParams } from 'react-router-dom';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { clearLimits } from '../limits';
 import { stubFetch } from '../test/fakeFetch';
 import type { FakeCall } from '../test/fakeFetch';
 import { makeDataset, makeJob } from '../test/fixtures';
+import { limitsAnswer } from '../test/limits';
 import { ESTIMATE_DEBOUNCE_MS } from '../useDebouncedEstimate';
 import { FederatedPage } from './FederatedPage';
 import { TrainingPage } from './TrainingPage';
@@ -40,6 +42,8 @@ type Handler = (call: FakeCall) => { status?: number; body?: unknown } | undefin
 function fakeServer(start: Handler = () => ({ status: 202, body: makeJob({ id: 88, kind: 'federated' }) })) {
   return stubFetch((c) => {
     if (c.url === '/api/auth/csrf/') return { body: { csrfToken: 'tok' } };
+    const limits = limitsAnswer(c.url);
+    if (limits) return limits;
     if (c.url === '/api/datasets/') return { body: DATASETS };
     if (c.url === '/api/datasets/?page=1') return { body: DATASETS };
     if (c.url === '/api/federated/privacy/') {
@@ -78,6 +82,7 @@ const debounce = () =>
 describe('FederatedPage', () => {
   beforeEach(() => {
     document.cookie = 'csrftoken=tok; path=/';
+    clearLimits();
   });
 
   it('is one of the two Training modes', async () => {

@@ -1,5 +1,6 @@
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ACCOUNTANT_LABELS, HEAD_LABELS, MODEL_LABELS, OPTIMIZER_LABELS } from '../components/formFields';
+import { FEDERATED_LIMITS_URL, useLimits } from '../limits';
 import {
   AdvancedSection,
   DatasetField,
@@ -64,13 +65,14 @@ const estimateError = (err: unknown) =>
 
 /** Start a federated run (simulated clients on a partitioned dataset, or SuperNodes). */
 export function FederatedPage() {
+  const limits = useLimits(FEDERATED_LIMITS_URL);
   const run = useRunForm({
     defaults: DEFAULT_FEDERATED_FORM,
     fieldOrder: FIELD_ORDER,
     advanced: ADVANCED,
     idOf: fieldId,
     labelOf: (f: FederatedField) => FEDERATED_LABELS[f],
-    validate: validateFederatedForm,
+    validate: (f, d) => validateFederatedForm(f, d, limits),
     start: (request) => startFederated(request.dataset, request.name, request.mode, request.config),
     placeError: placeFederatedError,
   });
@@ -78,7 +80,7 @@ export function FederatedPage() {
   const { describedBy, numberInput, select, textInput, errorLine } = run.kit;
 
   // ε estimate: fires (debounced) when an input of the estimate changes; not a polling loop.
-  const estimateInput = federatedPrivacyQueryOf(form, dataset);
+  const estimateInput = federatedPrivacyQueryOf(form, dataset, limits);
   const queryKey = estimateInput && 'query' in estimateInput ? JSON.stringify(estimateInput.query) : null;
   const estimate = useDebouncedEstimate<FederatedPrivacyQuery, FederatedPrivacyEstimate>(
     queryKey,

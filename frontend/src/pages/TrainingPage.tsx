@@ -8,6 +8,7 @@ import {
   RunFormHeader,
 } from '../components/RunFormParts';
 import { ACCOUNTANT_LABELS, HEAD_LABELS, MODEL_LABELS, OPTIMIZER_LABELS } from '../components/formFields';
+import { TRAINING_LIMITS_URL, useLimits } from '../limits';
 import {
   ACCOUNTANTS,
   DEFAULT_FORM,
@@ -47,13 +48,14 @@ const estimateError = (err: unknown) => fieldErrorsText(err, (f) => FIELD_LABELS
 
 /** Start a centralized training run (optionally with DP-SGD) on a ready dataset. */
 export function TrainingPage() {
+  const limits = useLimits(TRAINING_LIMITS_URL);
   const run = useRunForm({
     defaults: DEFAULT_FORM,
     fieldOrder: FIELD_ORDER,
     advanced: ADVANCED,
     idOf: fieldId,
     labelOf: (f: FormField) => FIELD_LABELS[f],
-    validate: validateTrainingForm,
+    validate: (f, d) => validateTrainingForm(f, d, limits),
     start: (request) => startTraining(request.dataset, request.name, request.config),
     placeError: placeServerError,
   });
@@ -61,7 +63,7 @@ export function TrainingPage() {
   const { describedBy, numberInput, select, textInput, errorLine } = run.kit;
 
   // ε estimate: fires (debounced) when an input of the estimate changes; not a polling loop.
-  const estimateInput = form.use_dp ? privacyQueryOf(form, dataset) : null;
+  const estimateInput = form.use_dp ? privacyQueryOf(form, dataset, limits) : null;
   const queryKey = estimateInput && 'query' in estimateInput ? JSON.stringify(estimateInput.query) : null;
   const estimate = useDebouncedEstimate<PrivacyQuery, PrivacyEstimate>(queryKey, estimatePrivacy, estimateError);
 

@@ -65,6 +65,8 @@ export function makeGallery(overrides: Partial<Gallery> = {}): Gallery {
     version: 3,
     he_profile: null,
     model: null,
+    faces: 'dlib',
+    private_search: null,
     threshold: null,
     threshold_override: null,
     fpir_target: 0.01,

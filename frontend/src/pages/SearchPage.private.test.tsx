@@ -4,7 +4,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/rea
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FromWorker, PrivateSearchBlock, ToWorker } from '../private/protocol';
-import type { WorkerPort } from '../private/privateSearch';
+import { forgetLabels, type WorkerPort } from '../private/privateSearch';
 import { pack } from '../private/wire';
 import { makeGallery } from '../test/fixtures';
 import { SearchPage } from './SearchPage';
@@ -125,6 +125,7 @@ describe('SearchPage, private mode', () => {
     vi.stubGlobal('Worker', function Worker() {});
     vi.stubGlobal('OffscreenCanvas', function OffscreenCanvas() {});
     answerLike();
+    forgetLabels();
   });
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -172,6 +173,16 @@ describe('SearchPage, private mode', () => {
     expect(within(timings).getByText(/workers 250 ms/)).toBeInTheDocument();
     const progress = screen.getByTestId('private-progress');
     expect(progress.querySelectorAll('[data-state="done"]')).toHaveLength(9);
+
+    // Searched again: the labels of this gallery version are remembered, not fetched again.
+    answerLike();
+    fireEvent.click(screen.getByRole('button', { name: 'Search' }));
+    await waitFor(() => expect(calls.filter((c) => c.url.includes('encrypted-search'))).toHaveLength(2));
+    await waitFor(() => expect(worker.received.filter((m) => (m as { type: string }).type === 'decrypt')).toHaveLength(2));
+    await waitFor(() =>
+      expect(screen.getByTestId('private-progress').querySelectorAll('[data-state="done"]')).toHaveLength(9),
+    );
+    expect(calls.filter((c) => c.url === '/api/galleries/3/labels/')).toHaveLength(1);
   });
 
   it('uses the typed threshold and top k', async () => {

@@ -132,6 +132,14 @@ export class PrivateSearcher {
 }
 
 /** Run one private search of `photo` in the worker behind `port`. */
+/** Each gallery's labels at the version last seen (module memory, the page's lifetime). */
+const labelsCache = new Map<number, GalleryLabels>();
+
+/** For tests: start with no labels remembered. */
+export function forgetLabels(): void {
+  labelsCache.clear();
+}
+
 export async function privateSearch(photo: Blob, assets: WasmAssets, port: WorkerPort, opts: PrivateSearchOptions): Promise<PrivateSearchResult> {
   const timings: Partial<Record<Stage, number>> = {};
   const progress: PrivateSearchOptions['onProgress'] = (stage, done, ms) => {
@@ -164,17 +172,28 @@ export async function privateSearch(photo: Blob, assets: WasmAssets, port: Worke
   const scoresSize = scoreSet.length;
   const { scores } = expect(await channel.ask({ type: 'decrypt', scoreSet, entries: header.entries }, [scoreSet.buffer as ArrayBuffer]), 'decrypted');
   const { matches, labelsSize } = await lap('rank', async () => {
-    const res = await fetch(`/api/galleries/${opts.galleryId}/labels/`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-    if (!res.ok) throw await failure(res, 'the labels request was');
-    const text = await res.text();
-    const labels = JSON.parse(text) as GalleryLabels;
+    // The labels of a gallery version do not change: a search again fetches none (at 100k
+    // templates they are 3 MB and most of this stage).
+    const known = labelsCache.get(opts.galleryId);
+    let labels: GalleryLabels;
+    let size = 0;
+    if (known && known.version === header.version && known.entries === header.entries) {
+      labels = known;
+    } else {
+      const res = await fetch(`/api/galleries/${opts.galleryId}/labels/`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (!res.ok) throw await failure(res, 'the labels request was');
+      const text = await res.text();
+      labels = JSON.parse(text) as GalleryLabels;
+      size = new TextEncoder().encode(text).length;
+      if (labels.version === header.version && labels.entries === header.entries) labelsCache.set(opts.galleryId, labels);
+    }
     const ranked = rankAnswer(scores, header, labels, {
       rule: opts.search.score_rule,
       queryNorm2: prepared.queryNorm2,
       topK: opts.topK,
       threshold: opts.threshold,
     });
-    return { matches: ranked, labelsSize: new TextEncoder().encode(text).length };
+    return { matches: ranked, labelsSize: size };
   });
   const sent = prepared.context.length + querySize;
   return {

@@ -1,42 +1,18 @@
-import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter, Route, Routes, useParams } from 'react-router-dom';
+import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { clearLimits } from '../limits';
 import { stubFetch } from '../test/fakeFetch';
 import type { FakeCall } from '../test/fakeFetch';
-import { makeDataset, makeJob } from '../test/fixtures';
+import { makeJob } from '../test/fixtures';
 import { limitsAnswer } from '../test/limits';
+import { change, DATASETS, type Handler, input, renderRunPage } from '../test/runFormPage';
 import { ESTIMATE_DEBOUNCE_MS } from '../useDebouncedEstimate';
 import { FederatedPage } from './FederatedPage';
 import { TrainingPage } from './TrainingPage';
 
-function JobStub() {
-  return <h1>Job page {useParams().id}</h1>;
-}
+const renderPage = (url = '/training/federated') =>
+  renderRunPage(url, { '/training': <TrainingPage />, '/training/federated': <FederatedPage /> });
 
-function renderPage(url = '/training/federated') {
-  return render(
-    <MemoryRouter initialEntries={[url]}>
-      <Routes>
-        <Route path="/training" element={<TrainingPage />} />
-        <Route path="/training/federated" element={<FederatedPage />} />
-        <Route path="/jobs/:id" element={<JobStub />} />
-      </Routes>
-    </MemoryRouter>,
-  );
-}
-
-const DATASETS = {
-  count: 2,
-  next: null,
-  previous: null,
-  results: [
-    makeDataset({ id: 6, name: 'uploading one', status: 'uploading' }),
-    makeDataset({ id: 5, name: 'webface_tiny', status: 'ready', images: 80, identities: 10 }),
-  ],
-};
-
-type Handler = (call: FakeCall) => { status?: number; body?: unknown } | undefined;
 
 /** Datasets, an ε of 10 / noise (client level: 20 / noise), and `start` for the federated POST. */
 function fakeServer(start: Handler = () => ({ status: 202, body: makeJob({ id: 88, kind: 'federated' }) })) {
@@ -70,8 +46,6 @@ function fakeServer(start: Handler = () => ({ status: 202, body: makeJob({ id: 8
   });
 }
 
-const input = (label: string) => screen.getByLabelText(label, { selector: 'input' }) as HTMLInputElement;
-const change = (label: string, value: string) => fireEvent.change(input(label), { target: { value } });
 const choose = (label: string, value: string) => fireEvent.change(screen.getByLabelText(label), { target: { value } });
 const privacyCalls = (calls: FakeCall[]) => calls.filter((c) => c.url === '/api/federated/privacy/');
 const debounce = () =>

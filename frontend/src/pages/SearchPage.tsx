@@ -4,6 +4,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { messageOf } from '../api';
 import { EmbedderName } from '../components/EmbedderName';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { MatchList } from '../components/MatchList';
 import { formatBytes } from '../datasets';
 import {
   formatSeconds,
@@ -369,24 +370,7 @@ function SearchResultView({ result }: { result: SearchResult }) {
             Model: {modelText(result.embedder)} — <span data-testid="result-privacy">{privacyText(result.embedder)}</span>
           </p>
           {matched && matches.length > 0 ? (
-            <ol className="match-list">
-              {matches.map((m, i) => (
-                <li
-                  key={m.identity}
-                  className={`match-card${i === 0 ? ' match-best' : ''}`}
-                  data-testid={`match-${i}`}
-                >
-                  <img src={m.thumbnail} alt={`identity ${m.identity}`} width={112} height={112} loading="lazy" />
-                  <span className="match-identity" data-testid="match-identity">
-                    {m.identity}
-                  </span>
-                  <span className="match-score" data-testid="match-score">
-                    {m.score.toFixed(4)}
-                  </span>
-                  {i === 0 && <span className="match-tag">best match</span>}
-                </li>
-              ))}
-            </ol>
+            <MatchList matches={matches} />
           ) : (
             <div className="no-match" data-testid="no-match">
               <strong>No match in {result.gallery.name}</strong>

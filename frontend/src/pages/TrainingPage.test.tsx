@@ -1,39 +1,15 @@
-import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter, Route, Routes, useParams } from 'react-router-dom';
+import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { clearLimits } from '../limits';
 import { stubFetch } from '../test/fakeFetch';
 import type { FakeCall } from '../test/fakeFetch';
-import { makeDataset, makeJob } from '../test/fixtures';
+import { makeJob } from '../test/fixtures';
 import { limitsAnswer } from '../test/limits';
+import { change, DATASETS, type Handler, input, renderRunPage } from '../test/runFormPage';
 import { ESTIMATE_DEBOUNCE_MS, TrainingPage } from './TrainingPage';
 
-function JobStub() {
-  return <h1>Job page {useParams().id}</h1>;
-}
+const renderPage = (url = '/training') => renderRunPage(url, { '/training': <TrainingPage /> });
 
-function renderPage(url = '/training') {
-  return render(
-    <MemoryRouter initialEntries={[url]}>
-      <Routes>
-        <Route path="/training" element={<TrainingPage />} />
-        <Route path="/jobs/:id" element={<JobStub />} />
-      </Routes>
-    </MemoryRouter>,
-  );
-}
-
-const DATASETS = {
-  count: 2,
-  next: null,
-  previous: null,
-  results: [
-    makeDataset({ id: 6, name: 'uploading one', status: 'uploading' }),
-    makeDataset({ id: 5, name: 'webface_tiny', status: 'ready', images: 80, identities: 10 }),
-  ],
-};
-
-type Handler = (call: FakeCall) => { status?: number; body?: unknown } | undefined;
 
 /** The dataset list, ε = 10 / noise (or the noise for a target), and `training` for the training POST. */
 function fakeServer(
@@ -58,8 +34,6 @@ function fakeServer(
   });
 }
 
-const input = (label: string) => screen.getByLabelText(label, { selector: 'input' }) as HTMLInputElement;
-const change = (label: string, value: string) => fireEvent.change(input(label), { target: { value } });
 const privacyCalls = (calls: FakeCall[]) => calls.filter((c) => c.url === '/api/privacy/');
 /** Let the estimate's debounce run out (fake timers) and its request settle. */
 const debounce = () =>

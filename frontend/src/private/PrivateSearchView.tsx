@@ -1,6 +1,7 @@
 // What a private search shows: per-stage progress while it runs, then the matches (ranked in
 // this browser), the aligned crop (drawn here, never uploaded), the timings and the bytes.
 import { Fragment, useEffect, useRef } from 'react';
+import { MatchList } from '../components/MatchList';
 import { formatBytes } from '../datasets';
 import type { Gallery } from '../types';
 import type { PrivateSearchResult } from './privateSearch';
@@ -74,20 +75,7 @@ export function PrivateSearchView({ result, gallery }: { result: PrivateSearchRe
             </span>
           </h2>
           {matches.length > 0 ? (
-            <ol className="match-list">
-              {matches.map((m, i) => (
-                <li key={m.identity} className={`match-card${i === 0 ? ' match-best' : ''}`} data-testid={`match-${i}`}>
-                  <img src={thumbnailUrl(gallery.id, m.identity, result.version)} alt={`identity ${m.identity}`} width={112} height={112} loading="lazy" />
-                  <span className="match-identity" data-testid="match-identity">
-                    {m.identity}
-                  </span>
-                  <span className="match-score" data-testid="match-score">
-                    {m.score.toFixed(4)}
-                  </span>
-                  {i === 0 && <span className="match-tag">best match</span>}
-                </li>
-              ))}
-            </ol>
+            <MatchList matches={matches.map((m) => ({ ...m, thumbnail: thumbnailUrl(gallery.id, m.identity, result.version) }))} />
           ) : (
             <div className="no-match" data-testid="no-match">
               <strong>No match in {gallery.name}</strong>

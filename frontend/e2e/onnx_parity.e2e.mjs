@@ -14,35 +14,19 @@
 // digest was answered.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { moduleRoutes, NODE_MODULES } from './modules.mjs';
 import { BASE, page, runE2E, step } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SRC = path.join(HERE, '..', 'src', 'private');
-const ORT_DIST = path.join(HERE, '..', 'node_modules', 'onnxruntime-web', 'dist');
+const ORT_DIST = path.join(NODE_MODULES, 'onnxruntime-web', 'dist');
 // What `import('onnxruntime-web/wasm')` resolves to in a bundler (the package's exports).
 const ORT_MODULE = 'ort.wasm.bundle.min.mjs';
 const { PRIVFACE_TOKEN: TOKEN, MODEL_ID, CROPS_JSON, OUT_JSON } = process.env;
 
-function transpiled(name) {
-  const source = readFileSync(path.join(SRC, `${name}.ts`), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true },
-  });
-  return outputText.replace(/import\('onnxruntime-web\/wasm'\)/g, `import('/__onnx__/ort/${ORT_MODULE}')`);
-}
-
-async function serve(route) {
-  const file = new URL(route.request().url()).pathname.replace('/__onnx__/', '');
-  if (file === 'index.html') return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>onnx</title>' });
-  if (file.startsWith('ort/')) {
-    const name = path.basename(file);
-    const type = name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
-    return route.fulfill({ contentType: type, body: readFileSync(path.join(ORT_DIST, name)) });
-  }
-  return route.fulfill({ contentType: 'text/javascript', body: transpiled(path.basename(file, '.js')) });
-}
+const serve = moduleRoutes('/__onnx__/', {
+  title: 'onnx',
+  folders: { 'ort/': ORT_DIST },
+  rewrite: (text) => text.replace(/import\('onnxruntime-web\/wasm'\)/g, `import('/__onnx__/ort/${ORT_MODULE}')`),
+});
 
 runE2E('ONNX parity', {
   timeoutMs: 4 * 60 * 1000,

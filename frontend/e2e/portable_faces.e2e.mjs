@@ -15,35 +15,26 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { moduleRoutes, NODE_MODULES } from './modules.mjs';
 import { BASE, page, runE2E, step } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..', '..');
-const SRC = path.join(HERE, '..', 'src', 'private');
 const MODELS = path.join(ROOT, 'inference', 'engine', 'face_models');
-const ORT_DIST = path.join(HERE, '..', 'node_modules', 'onnxruntime-web', 'dist');
+const ORT_DIST = path.join(NODE_MODULES, 'onnxruntime-web', 'dist');
 const ORT_MODULE = 'ort.wasm.bundle.min.mjs'; // what `import('onnxruntime-web/wasm')` resolves to
 const { PHOTOS_DIR, PIXELS_DIR, OUT_JSON } = process.env;
 
-function transpiled(name) {
-  const source = readFileSync(path.join(SRC, `${name}.ts`), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true },
-  });
-  return outputText.replace(/import\('onnxruntime-web\/wasm'\)/g, `import('/__faces__/ort/${ORT_MODULE}')`);
-}
-
-async function serve(route) {
-  const file = new URL(route.request().url()).pathname.replace('/__faces__/', '');
-  const bytes = (dir, type) => route.fulfill({ contentType: type, body: readFileSync(path.join(dir, path.basename(file))) });
-  if (file === 'index.html') return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>faces</title>' });
-  if (file.startsWith('ort/')) return bytes(ORT_DIST, file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
-  if (file.startsWith('models/')) return bytes(MODELS, 'application/octet-stream');
-  if (file.startsWith('photos/')) return bytes(PHOTOS_DIR, 'image/jpeg');
-  if (file.startsWith('pixels/')) return bytes(PIXELS_DIR, 'application/octet-stream');
-  return route.fulfill({ contentType: 'text/javascript', body: transpiled(path.basename(file, '.js')) });
-}
+const serve = moduleRoutes('/__faces__/', {
+  title: 'faces',
+  folders: {
+    'ort/': ORT_DIST,
+    'models/': MODELS,
+    'photos/': [PHOTOS_DIR, 'image/jpeg'],
+    'pixels/': [PIXELS_DIR, 'application/octet-stream'],
+  },
+  rewrite: (text) => text.replace(/import\('onnxruntime-web\/wasm'\)/g, `import('/__faces__/ort/${ORT_MODULE}')`),
+});
 
 runE2E('portable faces', {
   timeoutMs: 8 * 60 * 1000,

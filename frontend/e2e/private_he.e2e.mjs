@@ -13,36 +13,19 @@
 // "context" that holds the browser's secret key.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { moduleRoutes, NODE_MODULES } from './modules.mjs';
 import { BASE, page, runE2E, step } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SRC = path.join(HERE, '..', 'src', 'private');
-const SEAL_DIST = path.join(HERE, '..', 'node_modules', 'node-seal', 'dist');
+const SEAL_DIST = path.join(NODE_MODULES, 'node-seal', 'dist');
 const { PRIVFACE_TOKEN: TOKEN, GALLERY_ID, QUERY_JSON, OUT_JSON } = process.env;
 
-/** src/private/<name>.ts as a browser ES module (local imports get .js, node-seal its URL). */
-function transpiled(name) {
-  const source = readFileSync(path.join(SRC, `${name}.ts`), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true },
-  });
-  return outputText
-    .replace(/from '\.\/(\w+)'/g, "from './$1.js'")
-    .replace(/from 'node-seal'/g, "from '/__he__/seal/index_throws.js'");
-}
-
-async function serve(route) {
-  const file = new URL(route.request().url()).pathname.replace('/__he__/', '');
-  if (file === 'index.html') return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>he</title>' });
-  if (file.startsWith('seal/')) {
-    const name = path.basename(file);
-    const type = name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
-    return route.fulfill({ contentType: type, body: readFileSync(path.join(SEAL_DIST, name)) });
-  }
-  return route.fulfill({ contentType: 'text/javascript', body: transpiled(path.basename(file, '.js')) });
-}
+// Local imports get .js, node-seal its URL.
+const serve = moduleRoutes('/__he__/', {
+  title: 'he',
+  folders: { 'seal/': SEAL_DIST },
+  rewrite: (text) =>
+    text.replace(/from '\.\/(\w+)'/g, "from './$1.js'").replace(/from 'node-seal'/g, "from '/__he__/seal/index_throws.js'"),
+});
 
 runE2E('private HE', {
   timeoutMs: 4 * 60 * 1000,

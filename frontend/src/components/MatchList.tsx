@@ -25,3 +25,25 @@ export function MatchList({ matches }: { matches: ShownMatch[] }) {
     </ol>
   );
 }
+
+/** "N faces found — the largest was used", when there were several. */
+export function FacesFound({ count }: { count: number }) {
+  if (count <= 1) return null;
+  return (
+    <p className="notice small" data-testid="faces-found">
+      {count} faces found — the largest was used
+    </p>
+  );
+}
+
+/** The heading over a search's matches. */
+export function MatchesHeading(props: { galleryName: string; matched: boolean; topK: number; threshold: number | string }) {
+  return (
+    <h2>
+      {props.matched ? `Matches in ${props.galleryName}` : `Search in ${props.galleryName}`}{' '}
+      <span className="muted small">
+        top {props.topK}, threshold {props.threshold}
+      </span>
+    </h2>
+  );
+}

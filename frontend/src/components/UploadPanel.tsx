@@ -1,11 +1,12 @@
 // A dataset that is still `uploading`: drop zone, one row per file, "Start extraction".
 import { useMemo, useState, useSyncExternalStore } from 'react';
-import type { ChangeEvent, DragEvent } from 'react';
+import type { ChangeEvent } from 'react';
 import { messageOf } from '../api';
 import { finalizeBlocker, finalizeDataset, formatBytes, formatDuration, formatSpeed } from '../datasets';
 import type { Dataset, DatasetFile, Job } from '../types';
 import { ACCEPT_ATTRIBUTE, uploaderFor } from '../upload/uploader';
 import type { UploadEntry } from '../upload/uploader';
+import { useDropZone } from '../useDropZone';
 import { ErrorMessage } from './ErrorMessage';
 import { ProgressBar } from './ProgressBar';
 
@@ -26,7 +27,7 @@ interface Row {
 export function UploadPanel({ dataset, onFinalized }: { dataset: Dataset; onFinalized: (job: Job) => void }) {
   const uploader = useMemo(() => uploaderFor(dataset.id), [dataset.id]);
   const snapshot = useSyncExternalStore(uploader.subscribe, uploader.getSnapshot);
-  const [over, setOver] = useState(false);
+  const { over, handlers: dropHandlers } = useDropZone((files) => addFiles(files));
   const [finalizing, setFinalizing] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -46,12 +47,6 @@ export function UploadPanel({ dataset, onFinalized }: { dataset: Dataset; onFina
 
   function addFiles(list: FileList | null) {
     if (list && list.length) uploader.add(Array.from(list));
-  }
-
-  function onDrop(e: DragEvent) {
-    e.preventDefault();
-    setOver(false);
-    addFiles(e.dataTransfer.files);
   }
 
   function onPick(e: ChangeEvent<HTMLInputElement>) {
@@ -76,18 +71,7 @@ export function UploadPanel({ dataset, onFinalized }: { dataset: Dataset; onFina
       <div
         className={`dropzone${over ? ' dropzone-over' : ''}`}
         data-testid="dropzone"
-        onDragEnter={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragOver={(e) => {
-          e.preventDefault();
-          e.dataTransfer.dropEffect = 'copy';
-        }}
-        onDragLeave={(e) => {
-          if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOver(false);
-        }}
-        onDrop={onDrop}
+        {...dropHandlers}
       >
         <p>
           Drop the MXNet RecordIO files here: <code>train.rec</code>, <code>train.idx</code>, optionally{' '}

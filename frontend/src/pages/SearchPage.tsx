@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ChangeEvent, DragEvent, FormEvent } from 'react';
+import type { ChangeEvent, FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { messageOf } from '../api';
 import { EmbedderName } from '../components/EmbedderName';
 import { ErrorMessage } from '../components/ErrorMessage';
-import { MatchList } from '../components/MatchList';
+import { FacesFound, MatchesHeading, MatchList } from '../components/MatchList';
 import { formatBytes } from '../datasets';
 import {
   formatSeconds,
@@ -21,6 +21,7 @@ import { PrivateSearchView, StageProgress, type StageState } from '../private/Pr
 import { NoFaceError, PrivateSearcher, type PrivateSearchResult } from '../private/privateSearch';
 import { browserSupportsPrivateSearch, PORTABLE_PIPELINE, type PrivateSearchBlock, type Stage } from '../private/protocol';
 import { makeSearchWorker, WASM_ASSETS } from '../private/searchWorker';
+import { useDropZone } from '../useDropZone';
 
 type Mode = 'private' | 'server';
 
@@ -60,7 +61,7 @@ export function SearchPage() {
   // The threshold typed for a gallery; other galleries show their embedder's default.
   const [thresholdEdit, setThresholdEdit] = useState<{ gallery: number; value: string } | null>(null);
   const [photo, setPhoto] = useState<File | null>(null);
-  const [over, setOver] = useState(false);
+  const { over, handlers: dropHandlers } = useDropZone((files) => choosePhoto(files?.[0]));
   const [searching, setSearching] = useState(false);
   const [result, setResult] = useState<SearchResult | null>(null);
   const [searchError, setSearchError] = useState<string | null>(null);
@@ -141,12 +142,6 @@ export function SearchPage() {
   function onPick(e: ChangeEvent<HTMLInputElement>) {
     choosePhoto(e.target.files?.[0]);
     e.target.value = ''; // picking the same photo again must fire `change` again
-  }
-
-  function onDrop(e: DragEvent) {
-    e.preventDefault();
-    setOver(false);
-    choosePhoto(e.dataTransfer.files?.[0]);
   }
 
   async function onSearch(e: FormEvent) {
@@ -287,18 +282,7 @@ export function SearchPage() {
           <div
             className={`dropzone photo-drop${over ? ' dropzone-over' : ''}`}
             data-testid="photo-dropzone"
-            onDragEnter={(e) => {
-              e.preventDefault();
-              setOver(true);
-            }}
-            onDragOver={(e) => {
-              e.preventDefault();
-              e.dataTransfer.dropEffect = 'copy';
-            }}
-            onDragLeave={(e) => {
-              if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setOver(false);
-            }}
-            onDrop={onDrop}
+            {...dropHandlers}
           >
             {preview ? (
               <img className="photo-preview" src={preview} alt="Photo to search" />
@@ -353,19 +337,10 @@ function SearchResultView({ result }: { result: SearchResult }) {
           <figcaption className="muted small">
             {result.aligned ? 'Aligned 112×112 crop that was searched' : 'Crop that was searched (not aligned)'}
           </figcaption>
-          {result.faces_found > 1 && (
-            <p className="notice small" data-testid="faces-found">
-              {result.faces_found} faces found — the largest was used
-            </p>
-          )}
+          <FacesFound count={result.faces_found} />
         </figure>
         <div className="result-matches">
-          <h2>
-            {matched ? `Matches in ${result.gallery.name}` : `Search in ${result.gallery.name}`}{' '}
-            <span className="muted small">
-              top {result.top_k}, threshold {result.threshold}
-            </span>
-          </h2>
+          <MatchesHeading galleryName={result.gallery.name} matched={matched} topK={result.top_k} threshold={result.threshold} />
           <p className="muted small" data-testid="result-model">
             Model: {modelText(result.embedder)} — <span data-testid="result-privacy">{privacyText(result.embedder)}</span>
           </p>

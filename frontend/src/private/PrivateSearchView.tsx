@@ -1,7 +1,7 @@
 // What a private search shows: per-stage progress while it runs, then the matches (ranked in
 // this browser), the aligned crop (drawn here, never uploaded), the timings and the bytes.
 import { Fragment, useEffect, useRef } from 'react';
-import { MatchList } from '../components/MatchList';
+import { FacesFound, MatchesHeading, MatchList } from '../components/MatchList';
 import { formatBytes } from '../datasets';
 import type { Gallery } from '../types';
 import type { PrivateSearchResult } from './privateSearch';
@@ -61,19 +61,11 @@ export function PrivateSearchView({ result, gallery }: { result: PrivateSearchRe
         <figure className="aligned-crop">
           {result.crop && <CropCanvas crop={result.crop} />}
           <figcaption className="muted small">Aligned 112×112 crop, made and embedded in this browser</figcaption>
-          {result.facesFound > 1 && (
-            <p className="notice small" data-testid="faces-found">
-              {result.facesFound} faces found — the largest was used
-            </p>
-          )}
+          <FacesFound count={result.facesFound} />
         </figure>
         <div className="result-matches">
-          <h2>
-            {matches.length ? `Matches in ${gallery.name}` : `Search in ${gallery.name}`}{' '}
-            <span className="muted small">
-              top {result.topK}, threshold {result.threshold ?? 'none'}
-            </span>
-          </h2>
+          <MatchesHeading galleryName={gallery.name} matched={matches.length > 0} topK={result.topK}
+            threshold={result.threshold ?? 'none'} />
           {matches.length > 0 ? (
             <MatchList matches={matches.map((m) => ({ ...m, thumbnail: thumbnailUrl(gallery.id, m.identity, result.version) }))} />
           ) : (

@@ -105,3 +105,35 @@ def register_model(owner, backbone: Path, name: str = "casia dp"):
                                         delta=dp["delta"], accountant=dp["accountant"])
     shutil.copytree(backbone.parent, model.export_dir)
     return model
+
+
+def finished(job_id: int):
+    """The job once it has ended, else None (a wait_for predicate)."""
+    from jobs.models import Job
+
+    job = Job.objects.get(pk=job_id)
+    return job if job.is_terminal else None
+
+
+def search(client, gallery_id: int, data: bytes, **extra):
+    """A server-side search of the photo ``data`` (multipart, as the dashboard sends it)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(f"/api/galleries/{gallery_id}/search/",
+                       {"image": SimpleUploadedFile("probe.jpg", data), **extra}, format="multipart")
+
+
+def register_with_onnx(owner, backbone: Path, tmp_path: Path, name: str):
+    """The trained backbone registered as runs register theirs (with its ONNX export)."""
+    import json
+    import shutil
+
+    from jobs.models import Job
+    from training.actions import register_export
+
+    folder = tmp_path / "export"
+    shutil.copytree(backbone.parent, folder)
+    card = json.loads((folder / "model_card.json").read_text())
+    model = register_export(Job.objects.create(owner=owner, kind="train"), None, name, card, folder)
+    assert model.onnx_sha256, model.card.get("onnx")
+    return model

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -21,21 +20,9 @@ from inference.models import Gallery, SearchAudit
 from jobs.models import Job
 from tests.live import ROOT, wait_for
 
-from .helpers import FACES, enrollment_photos, photo
+from .helpers import FACES, enrollment_photos, photo, register_with_onnx
 
 PEOPLE = ["person_00", "person_01", "person_02", "person_03"]
-
-
-def registered(owner, backbone, tmp_path):
-    """The trained backbone registered as runs register theirs (with its ONNX export)."""
-    from training.actions import register_export
-
-    folder = tmp_path / "export"
-    shutil.copytree(backbone.parent, folder)
-    card = json.loads((folder / "model_card.json").read_text())
-    model = register_export(Job.objects.create(owner=owner, kind="train"), None, "browser dp", card, folder)
-    assert model.onnx_sha256, model.card.get("onnx")
-    return model
 
 
 def run_page(server, gallery_id: int, probe: str, tmp_path) -> dict:
@@ -76,7 +63,7 @@ def test_a_private_search_in_the_browser_finds_the_person_and_sends_no_photo(ser
     user, _ = create_user("pia", "pia-password-1")
     client = APIClient()
     client.force_authenticate(user)
-    model = registered(user, trained_backbone, tmp_path)
+    model = register_with_onnx(user, trained_backbone, tmp_path, "browser dp")
     created = client.post("/api/galleries/", {"name": "private", "source": "images", "model": model.pk, "mode": "all"},
                           format="json")
     assert created.status_code == 201, created.content

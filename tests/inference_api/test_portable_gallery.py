@@ -9,8 +9,6 @@ the model's ONNX file (what the browser computes) equals the enrolled one."""
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 
 import numpy as np
 import pytest
@@ -18,31 +16,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from inference.models import Gallery
-from jobs.models import Job
 from tests.live import wait_for
 
-from .helpers import enrollment_photos, photo
+from .helpers import enrollment_photos, finished, photo, register_with_onnx
 
 pytestmark = pytest.mark.slow
 
 PEOPLE = ["person_00", "person_01", "person_02", "person_03"]
-
-
-def finished(job_id: int) -> Job | None:
-    job = Job.objects.get(pk=job_id)
-    return job if job.is_terminal else None
-
-
-def registered(owner, backbone, tmp_path):
-    """The trained backbone registered as runs register theirs (with its ONNX export)."""
-    from training.actions import register_export
-
-    folder = tmp_path / "export"
-    shutil.copytree(backbone.parent, folder)
-    card = json.loads((folder / "model_card.json").read_text())
-    model = register_export(Job.objects.create(owner=owner, kind="train"), None, "portable dp", card, folder)
-    assert model.onnx_sha256, model.card.get("onnx")
-    return model
 
 
 def download(client, url: str) -> tuple[bytes, object]:
@@ -59,7 +39,7 @@ def test_a_trained_model_gallery_is_portable_end_to_end(worker, trained_backbone
     from inference.storage import store_for
     from training.engine.onnx_export import onnx_session, run_onnx
 
-    model = registered(alice, trained_backbone, tmp_path)
+    model = register_with_onnx(alice, trained_backbone, tmp_path, "portable dp")
 
     # -- portable by default for a trained model; dlib on request
     created = alice_client.post("/api/galleries/", {"name": "portable", "source": "images", "model": model.pk,

@@ -26,22 +26,11 @@ from inference.engine.he_params import seal_context
 from inference.models import Gallery, SearchAudit
 from inference.storage import store_for
 from inference.tasks import score_shard
-from jobs.models import Job
 from tests.live import ROOT, process_env, wait_for
 
-from .helpers import MIRRORED_PROBE, PROBE, STRANGER, enrollment_photos, grey_jpeg, mirrored, photo
+from .helpers import MIRRORED_PROBE, PROBE, STRANGER, enrollment_photos, finished, grey_jpeg, mirrored, photo, search
 
 pytestmark = pytest.mark.slow
-
-
-def finished(job_id: int) -> Job | None:
-    job = Job.objects.get(pk=job_id)
-    return job if job.is_terminal else None
-
-
-def search(client, gallery_id: int, data: bytes, **extra):
-    return client.post(f"/api/galleries/{gallery_id}/search/",
-                       {"image": SimpleUploadedFile("probe.jpg", data), **extra}, format="multipart")
 
 
 def loads_as_secret_key(profile: SearchProfile, section: bytes) -> bool:

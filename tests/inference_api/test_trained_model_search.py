@@ -14,25 +14,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 
 from inference.models import Gallery
-from jobs.models import Job
 from tests.live import ROOT, process_env, wait_for
 from training.models import TrainedModel
 
-from .helpers import FACES, PROBE, enrollment_photos, photo, register_model
+from .helpers import FACES, PROBE, enrollment_photos, finished, photo, register_model, search
 
 pytestmark = pytest.mark.slow
 
 PEOPLE = ["person_00", "person_01", "person_02", "person_03"]
-
-
-def finished(job_id: int) -> Job | None:
-    job = Job.objects.get(pk=job_id)
-    return job if job.is_terminal else None
-
-
-def search(client, gallery_id: int, data: bytes, **extra):
-    return client.post(f"/api/galleries/{gallery_id}/search/",
-                       {"image": SimpleUploadedFile("probe.jpg", data), **extra}, format="multipart")
 
 
 def test_it_enrolls_and_searches_with_a_trained_model_on_workers(worker, server, trained_backbone, alice, bob,

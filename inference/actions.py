@@ -17,6 +17,7 @@ from jobs import actions as job_actions
 from jobs.models import Job, JobStatus
 from privface_core.errors import Conflict
 
+from . import warmup
 from .models import Gallery, GallerySource, GalleryStatus, SearchAudit
 
 PHOTOS_MANIFEST = "photos.json"
@@ -147,6 +148,8 @@ def enrollment_ended(job: Job) -> None:
             gallery.status = GalleryStatus.FAILED
             gallery.error = message
         _save(gallery, "status", "error")
+        if gallery.status == GalleryStatus.READY:  # its first search should not pay the encoding
+            transaction.on_commit(lambda pk=gallery.pk: warmup.warm_ready(pk))
 
 
 def with_override(calibration: dict, override: float | None, rates: dict | None) -> dict:

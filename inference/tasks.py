@@ -22,3 +22,11 @@ def embed_probe(gallery_id: int, digest: str, crop_key: str, reply_key: str) -> 
     from .worker import embed_probe as run
 
     run(gallery_id=gallery_id, digest=digest, crop_key=crop_key, reply_key=reply_key)
+
+
+@shared_task(name="inference.warm_gallery", acks_late=False, ignore_result=True)
+def warm_gallery(gallery_id: int, version: int, store: str, templates: int, dim: int) -> None:
+    """Encode a gallery version's shards in this worker process before its first search."""
+    from .worker import warm_gallery as run
+
+    run(gallery_id=gallery_id, version=version, store=store, templates=templates, dim=dim)

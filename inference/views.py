@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,7 @@ from jobs.serializers import JobSerializer
 from privface_core.errors import TooLarge, UserError
 from privface_site.parsers import RawBodyParser
 
-from . import actions, calibration, search
+from . import actions, calibration, search, warmup
 from .models import Gallery
 from .serializers import (
     GalleryCreateSerializer,
@@ -178,6 +178,19 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                    thumbnail_url=_thumbnail_url(request, gallery.pk),
                                    aligned=params.validated_data["aligned"])
         return Response(body)
+
+    @extend_schema(request=None, responses={202: dict})
+    @action(detail=True, methods=["post"])
+    def warm(self, request: Request, pk: str | None = None) -> Response:
+        """Encode the gallery's shards on the workers now (the Search page asks when it opens a
+        gallery), so that its first search does not wait for it. Queued at most once a
+        minute per gallery version; 429 past SEARCH_WARM_PER_USER_MINUTE galleries a minute."""
+        gallery = self.get_object()
+        try:
+            queued = warmup.warm(gallery, request.user.pk)
+        except warmup.TooManyWarmups:
+            raise Throttled(wait=60, detail="too many galleries warmed this minute; search works without it") from None
+        return Response({"queued": queued, "searchable": gallery.searchable}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=ThresholdSerializer, responses=GallerySerializer)
     @action(detail=True, methods=["post"])

@@ -24,9 +24,19 @@ log = logging.getLogger(__name__)
 _shards: OrderedDict[tuple, object] = OrderedDict()
 
 
-def _prepared(gallery_id: int, version: int, store: str, profile, start: int, stop: int):
-    """(PreparedShard, seconds spent preparing, whether it came from the cache)."""
+def _read_gallery(gallery_id: int, store: str):
     from inference.engine.gallery import Gallery
+
+    try:
+        embeddings = store_for(gallery_id, store).read_embeddings()
+    except FileNotFoundError:
+        raise UserError("the gallery changed while searching; search again") from None
+    return Gallery(embeddings, ("",) * len(embeddings))  # the worker never needs the labels
+
+
+def _prepared(gallery_id: int, version: int, store: str, profile, start: int, stop: int, gallery=None):
+    """(PreparedShard, seconds spent preparing, whether it came from the cache). ``gallery``:
+    its templates when the caller has read them already (a warm task encodes every shard)."""
     from inference.engine.he_server import prepare_shard
 
     key = (gallery_id, version, store, profile, start, stop)
@@ -34,16 +44,40 @@ def _prepared(gallery_id: int, version: int, store: str, profile, start: int, st
         _shards.move_to_end(key)
         return _shards[key], 0.0, True
     began = time.perf_counter()
-    try:
-        embeddings = store_for(gallery_id, store).read_embeddings()
-    except FileNotFoundError:
-        raise UserError("the gallery changed while searching; search again") from None
-    gallery = Gallery(embeddings, ("",) * len(embeddings))  # the worker never needs the labels
-    shard = prepare_shard(gallery, profile, start, stop)
+    shard = prepare_shard(gallery if gallery is not None else _read_gallery(gallery_id, store), profile, start, stop)
     _shards[key] = shard
     while len(_shards) > settings.SEARCH_SHARD_CACHE:
         _shards.popitem(last=False)
     return shard, time.perf_counter() - began, False
+
+
+def warm_gallery(*, gallery_id: int, version: int, store: str, templates: int, dim: int) -> int:
+    """Encode every shard of a gallery version for the profile its searches use, in this
+    process, before a search needs them (a cold 100k x 512 shard: ~0.8 s reading the
+    templates + ~1.6 s encoding). Returns how many shards were encoded (0: all cached)."""
+    from inference.engine import protocol
+    from inference.engine.he_layout import shard_ranges
+
+    profile = protocol.profile_for(templates, dim, settings.SEARCH_HE_PRESET)
+    ranges = shard_ranges(templates, profile.slots, settings.SEARCH_MAX_SHARDS)[: settings.SEARCH_SHARD_CACHE]
+    missing = [r for r in ranges if (gallery_id, version, store, profile, *r) not in _shards]
+    if not missing:
+        return 0
+    began = time.perf_counter()
+    try:
+        gallery = _read_gallery(gallery_id, store)
+    except UserError:
+        log.info("warm gallery %s v%s: its store %s is gone (changed since); nothing to do", gallery_id, version, store)
+        return 0
+    if len(gallery) != templates or gallery.dim != dim:
+        log.info("warm gallery %s v%s: %d x %d templates, not %d x %d; not warmed", gallery_id, version,
+                 len(gallery), gallery.dim, templates, dim)
+        return 0
+    for start, stop in missing:
+        _prepared(gallery_id, version, store, profile, start, stop, gallery=gallery)
+    log.info("warm gallery %s v%s: %d shard(s) encoded in %.2f s", gallery_id, version, len(missing),
+             time.perf_counter() - began)
+    return len(missing)
 
 
 def score_shard(*, gallery_id: int, version: int, store: str, start_block: int, stop_block: int,

@@ -164,6 +164,9 @@ def run_webapp(args: argparse.Namespace) -> int:
     if redis_proc:
         procs.append(redis_proc)
     python = sys.executable
+    # Web and worker processes send a gallery's warm tasks: one per worker process (each
+    # process encodes the shards it will search in its own memory).
+    os.environ.setdefault("SEARCH_WARM_TASKS", str(args.concurrency))
     if not args.no_worker:
         # The worker shares this machine's cores with the web processes: niced, its searches
         # and jobs yield the CPU to the requests the site answers (bench/web_load.py).

@@ -109,6 +109,15 @@ export function searchGallery(id: number, image: File, { topK, threshold, aligne
   return api.postForm<SearchResult>(`/api/galleries/${id}/search/`, form);
 }
 
+/** Ask the workers to encode the gallery's shards now, before its first search (202; a
+ *  recent warm-up of the same version is not repeated). Best effort: failures are ignored. */
+export function warmGallery(id: number): Promise<void> {
+  return api.post(`/api/galleries/${id}/warm/`).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
 /** Label suggested for a photo: its file name up to the first `_` or `-` (extension dropped). */
 export function labelFromFileName(fileName: string): string {
   const base = fileName.split(/[\\/]/).pop() ?? fileName;

@@ -499,6 +499,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/galleries/{id}/warm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Encode the gallery's shards on the workers now (the Search page asks when it opens a
+         *     gallery), so that its first search does not wait for it. Queued at most once a
+         *     minute per gallery version; 429 past SEARCH_WARM_PER_USER_MINUTE galleries a minute.
+         */
+        post: operations["galleries_warm_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/he/contexts/": {
         parameters: {
             query?: never;
@@ -2080,6 +2101,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Gallery"];
+                };
+            };
+        };
+    };
+    galleries_warm_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this gallery. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };

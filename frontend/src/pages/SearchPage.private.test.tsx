@@ -51,7 +51,9 @@ function answerLike(opts: { noFace?: boolean; fail?: boolean } = {}) {
     const msg = raw as ToWorker;
     const port = p as WorkerPort;
     const send = (m: FromWorker) => port.onmessage?.({ data: m } as MessageEvent<FromWorker>);
-    if (msg.type === 'prepare') {
+    if (msg.type === 'warm') {
+      send({ type: 'warmed', cached: false });
+    } else if (msg.type === 'prepare') {
       for (const stage of ['models', 'detect', 'embed', 'keys'] as const) {
         send({ type: 'progress', stage, done: false });
         send({ type: 'progress', stage, done: true, ms: 12 });
@@ -85,6 +87,7 @@ async function stubServer(galleries: unknown[], opts: { labelsVersion?: number }
       calls.push(call);
       const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
       if (call.url === '/api/galleries/') return json({ count: galleries.length, next: null, previous: null, results: galleries });
+      if (call.method === 'POST' && call.url === '/api/galleries/3/warm/') return json({ queued: true, searchable: true }, 202);
       if (call.method === 'POST' && call.url === '/api/he/contexts/') return json({ key_id: 'kid-1', format: 'seal-4.1' }, 201);
       if (call.method === 'POST' && call.url === '/api/galleries/3/encrypted-search/?key_id=kid-1') {
         return new Response(scoreSet as BodyInit, { status: 200, headers: { 'X-Server-Seconds': '0.25' } });
@@ -140,22 +143,26 @@ describe('SearchPage, private mode', () => {
     await choosePhotoAndSearch();
     const result = await screen.findByTestId('private-result');
 
-    const prepare = worker.received[0] as Extract<ToWorker, { type: 'prepare' }>;
+    // Opening the gallery warmed the worker (models, node-seal, the first keys) before the photo.
+    expect(worker.received[0]).toEqual({ type: 'warm', search: BLOCK, assets: { ort: '/static/assets/ort.wasm', seal: '/static/assets/seal.wasm' } });
+    const prepare = worker.received[1] as Extract<ToWorker, { type: 'prepare' }>;
     expect(prepare.type).toBe('prepare');
     expect((prepare.photo as File).name).toBe('me.jpg');
     expect(prepare.search).toEqual(BLOCK);
     expect(prepare.assets.seal).toBe('/static/assets/seal.wasm');
-    expect(worker.received[1]).toEqual({ type: 'encrypt', keyId: 'kid-1' });
-    expect((worker.received[2] as { entries: number }).entries).toBe(4);
+    expect(worker.received[2]).toEqual({ type: 'encrypt', keyId: 'kid-1' });
+    expect((worker.received[3] as { entries: number }).entries).toBe(4);
 
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
       'GET /api/galleries/',
+      'POST /api/galleries/3/warm/',
       'POST /api/he/contexts/',
       'POST /api/galleries/3/encrypted-search/?key_id=kid-1',
       'GET /api/galleries/3/labels/',
     ]);
-    expect(Array.from(calls[1].body as Uint8Array)).toEqual(Array.from(CONTEXT));
-    expect(Array.from(calls[2].body as Uint8Array)).toEqual(Array.from(QUERY));
+    expect(calls[1].body).toBeUndefined(); // the warm-up carries nothing
+    expect(Array.from(calls[2].body as Uint8Array)).toEqual(Array.from(CONTEXT));
+    expect(Array.from(calls[3].body as Uint8Array)).toEqual(Array.from(QUERY));
     expect(calls.some((c) => c.body instanceof Blob || c.body instanceof FormData)).toBe(false);
 
     // Ranked here: bob's best template, then cy; ann (0.2) is under the gallery's threshold 0.5.
@@ -228,7 +235,8 @@ describe('SearchPage, private mode', () => {
     await screen.findByLabelText('Private search (your photo never leaves this browser)');
     await choosePhotoAndSearch();
     expect(await screen.findByText(/No face was found in the photo/)).toBeInTheDocument();
-    expect(calls.filter((c) => c.method === 'POST')).toEqual([]);
+    // Only the gallery's warm-up, sent when the page opened it, without a body.
+    expect(calls.filter((c) => c.method === 'POST').map((c) => [c.url, c.body])).toEqual([['/api/galleries/3/warm/', undefined]]);
   });
 
   it('refuses labels of another gallery version', async () => {
@@ -245,7 +253,8 @@ describe('SearchPage, private mode', () => {
     fireEvent.click(await screen.findByLabelText('Server-side search (the server sees your photo)'));
     await choosePhotoAndSearch();
     await waitFor(() => expect(calls.some((c) => c.url === '/api/galleries/3/search/')).toBe(true));
-    expect(worker.received).toEqual([]);
+    // The worker was warmed when the page opened in private mode; it never got the photo.
+    expect(worker.received.map((m) => (m as ToWorker).type)).toEqual(['warm']);
   });
 
   it('offers only the server-side mode without private_search or without Workers', async () => {

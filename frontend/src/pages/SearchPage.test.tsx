@@ -64,7 +64,10 @@ describe('SearchPage', () => {
     expect(screen.getByAltText('Photo to search')).toHaveAttribute('src', 'blob:preview');
     const result = await screen.findByTestId('search-result');
 
-    const post = calls.find((c) => c.method === 'POST')!;
+    // Opening the gallery asked the workers to encode it (no body); then the search.
+    expect(calls.filter((c) => c.method === 'POST').map((c) => c.url)).toEqual(['/api/galleries/3/warm/', '/api/galleries/3/search/']);
+    expect(calls.find((c) => c.url === '/api/galleries/3/warm/')!.rawBody).toBeUndefined();
+    const post = calls.find((c) => c.method === 'POST' && c.url.endsWith('/search/'))!;
     expect(post.url).toBe('/api/galleries/3/search/');
     expect(post.headers['Content-Type']).toBeUndefined();
     expect(post.headers['X-CSRFToken']).toBe('tok');
@@ -122,7 +125,7 @@ describe('SearchPage', () => {
       if (c.method === 'GET' && c.url === '/api/galleries/') {
         return page([makeGallery({ id: 6, name: 'dp', model: 7, threshold: 0.9283, embedder: trained })]);
       }
-      if (c.method === 'POST') return { body: makeSearchResult({ threshold: 0.9283, embedder: trained }) };
+      if (c.method === 'POST' && c.url.endsWith('/search/')) return { body: makeSearchResult({ threshold: 0.9283, embedder: trained }) };
       return undefined;
     });
     renderSearch('/search?gallery=6');
@@ -133,7 +136,7 @@ describe('SearchPage', () => {
     expect(await screen.findByTestId('result-model')).toHaveTextContent('Model: casia dp (model #7)');
     expect(screen.getByTestId('result-privacy')).toHaveTextContent('ε 7.92, δ 1e-3, DP unit: one image');
     expect(screen.getByTestId('embedding-worker')).toHaveTextContent('embedded by a worker');
-    const form = calls.find((c) => c.method === 'POST')!.rawBody as FormData;
+    const form = calls.find((c) => c.method === 'POST' && c.url.endsWith('/search/'))!.rawBody as FormData;
     expect(form.get('threshold')).toBe('0.9283');
   });
 

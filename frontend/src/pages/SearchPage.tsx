@@ -15,6 +15,7 @@ import {
   PHOTO_ACCEPT,
   privacyText,
   searchGallery,
+  warmGallery,
 } from '../galleries';
 import type { Gallery, SearchResult } from '../types';
 import { PrivateSearchView, StageProgress, type StageState } from '../private/PrivateSearchView';
@@ -73,6 +74,7 @@ export function SearchPage() {
   // One search worker for the page's life: its models stay loaded between searches.
   const searcher = useRef<PrivateSearcher | null>(null);
   useEffect(() => () => searcher.current?.close(), []);
+  const warmedFor = useRef<number | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -105,6 +107,20 @@ export function SearchPage() {
   const privateSearchBlock = privateBlock(gallery);
   const mode: Mode =
     privateSearchBlock === null ? 'server' : modeEdit && modeEdit.gallery === galleryId ? modeEdit.mode : 'private';
+
+  // Before a photo is chosen: the workers encode the gallery's shards, and in private mode
+  // this page's search worker loads its models and makes the first search's keys, so that
+  // the first search waits for neither.
+  useEffect(() => {
+    if (galleryId === null || warmedFor.current === galleryId) return;
+    warmedFor.current = galleryId;
+    void warmGallery(galleryId);
+  }, [galleryId]);
+  useEffect(() => {
+    if (mode === 'private' && privateSearchBlock) {
+      void (searcher.current ??= new PrivateSearcher(makeSearchWorker, WASM_ASSETS)).warm(privateSearchBlock);
+    }
+  }, [mode, privateSearchBlock]);
 
   // The gallery's own (the owner's, else calibrated) threshold, else its model's default;
   // a private search uses the one its private_search block names.

@@ -308,7 +308,7 @@ export class BrowserFaces {
 
 /** A photo decoded by the browser (EXIF orientation applied, no colour conversion), as RGB. */
 export async function decodePhoto(blob: Blob): Promise<RgbImage> {
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d')!;
   ctx.drawImage(bitmap, 0, 0);

@@ -109,13 +109,30 @@ function expect<T extends FromWorker['type']>(msg: FromWorker, type: T): Extract
  *  makes fresh keys); ended after a failed search and by `close`. */
 export class PrivateSearcher {
   private port: WorkerPort | null = null;
+  // A warm-up under way: the worker answers one request at a time, a search waits for it.
+  private warming: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly makeWorker: () => WorkerPort,
     private readonly assets: WasmAssets,
   ) {}
 
+  /** Before a photo is chosen: start the worker, load the models and node-seal (compiled
+   *  once), and make the first search's keys. Best effort: a failure is left to the search,
+   *  which loads anew. */
+  warm(search: PrivateSearchBlock): Promise<void> {
+    const port = (this.port ??= this.makeWorker());
+    this.warming = this.warming
+      .then(() => new Channel(port).ask({ type: 'warm', search, assets: this.assets }))
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    return this.warming;
+  }
+
   async search(photo: Blob, opts: PrivateSearchOptions): Promise<PrivateSearchResult> {
+    await this.warming;
     const port = (this.port ??= this.makeWorker());
     try {
       return await privateSearch(photo, this.assets, port, opts);

@@ -50,6 +50,8 @@ export const STAGE_LABELS: Record<Stage, string> = {
 };
 
 export type ToWorker =
+  /** Load the models and node-seal and make the next search's keys before a photo is chosen. */
+  | { type: 'warm'; search: PrivateSearchBlock; assets: WasmAssets }
   | { type: 'prepare'; photo: Blob; search: PrivateSearchBlock; assets: WasmAssets }
   | { type: 'encrypt'; keyId: string }
   | { type: 'decrypt'; scoreSet: Uint8Array; entries: number }
@@ -57,6 +59,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'progress'; stage: Stage; done: boolean; ms?: number }
+  | { type: 'warmed'; cached: boolean }
   /** The face was found; the crop stays in this browser (shown on the page only). */
   | { type: 'prepared'; context: Uint8Array; crop: Uint8Array; facesFound: number; queryNorm2: number; cached: boolean }
   | { type: 'no-face' }

@@ -7,7 +7,8 @@ import type * as Ort from 'onnxruntime-web/wasm';
 import { BrowserEmbedder, modelBytes } from './embed';
 import { BrowserFaces, decodePhoto } from './faces';
 import { BrowserHEClient, loadSeal } from './he';
-import { PORTABLE_PIPELINE, type FromWorker, type Stage, type ToWorker } from './protocol';
+import type { SearchProfile } from './layout';
+import { PORTABLE_PIPELINE, type FromWorker, type PrivateSearchBlock, type Stage, type ToWorker, type WasmAssets } from './protocol';
 
 // The DOM lib is the project's; the worker's scope is typed by what is used of it.
 const scope = self as unknown as {
@@ -21,7 +22,13 @@ let client: BrowserHEClient | null = null;
 let query: Float32Array | null = null;
 // The models' sessions and node-seal, kept for the next search of the page (a new gallery
 // model, or other wasm URLs, loads anew): compiling 14 MB of wasm is most of a warm search.
-let loaded: { key: string; faces: BrowserFaces; embedder: BrowserEmbedder; seal: Awaited<ReturnType<typeof loadSeal>> } | null = null;
+interface Loaded {
+  key: string;
+  faces: BrowserFaces;
+  embedder: BrowserEmbedder;
+  seal: Awaited<ReturnType<typeof loadSeal>>;
+}
+let loaded: Loaded | null = null;
 
 async function unload(): Promise<void> {
   const old = loaded;
@@ -41,30 +48,60 @@ async function timed<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
   return out;
 }
 
-async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
-  const { search, assets, photo } = msg;
+/** The models' sessions and node-seal for this gallery block (loaded once, then kept). */
+async function ensureLoaded(search: PrivateSearchBlock, assets: WasmAssets): Promise<Loaded & { cached: boolean }> {
   if (search.faces.pipeline !== PORTABLE_PIPELINE) throw new Error(`face pipeline ${search.faces.pipeline} is not supported here`);
   const source = { fetch: (url: string) => fetch(url, { credentials: 'same-origin' }), caches: scope.caches ?? null };
   const key = [search.faces.detector.sha256, search.faces.landmarks.sha256, search.model.onnx.sha256, assets.ort, assets.seal].join(' ');
-  const { faces, embedder, seal, cached } = await timed('models', async () => {
-    if (loaded?.key === key) return { ...loaded, cached: true };
-    await unload();
-    const ort: typeof Ort = await import('onnxruntime-web/wasm');
-    ort.env.wasm.wasmPaths = { wasm: assets.ort };
-    ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page
-    const [det, lm, model] = await Promise.all([
-      modelBytes(search.faces.detector, source),
-      modelBytes(search.faces.landmarks, source),
-      modelBytes(search.model.onnx, source),
-    ]);
-    const [faces, embedder, seal] = await Promise.all([
-      BrowserFaces.load(det.bytes, lm.bytes, { ort }),
-      BrowserEmbedder.load(model.bytes, { ort }),
-      loadSeal(assets.seal),
-    ]);
-    loaded = { key, faces, embedder, seal };
-    return { faces, embedder, seal, cached: det.fromCache && lm.fromCache && model.fromCache };
-  });
+  if (loaded?.key === key) return { ...loaded, cached: true };
+  await unload();
+  const ort: typeof Ort = await import('onnxruntime-web/wasm');
+  ort.env.wasm.wasmPaths = { wasm: assets.ort };
+  ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page
+  const [det, lm, model] = await Promise.all([
+    modelBytes(search.faces.detector, source),
+    modelBytes(search.faces.landmarks, source),
+    modelBytes(search.model.onnx, source),
+  ]);
+  const [faces, embedder, seal] = await Promise.all([
+    BrowserFaces.load(det.bytes, lm.bytes, { ort }),
+    BrowserEmbedder.load(model.bytes, { ort }),
+    loadSeal(assets.seal),
+  ]);
+  loaded = { key, faces, embedder, seal };
+  return { ...loaded, cached: det.fromCache && lm.fromCache && model.fromCache };
+}
+
+// The next search's key pair, made ahead (when the page opens a gallery, and after each
+// search) so that a search does not wait for it; used by one search only.
+let spare: { profile: string; client: BrowserHEClient; context: Uint8Array } | null = null;
+
+async function makeSpare(seal: Loaded['seal'], profile: SearchProfile): Promise<void> {
+  spare?.client.dispose();
+  spare = null;
+  const next = new BrowserHEClient(seal, profile);
+  spare = { profile: JSON.stringify(profile), client: next, context: await next.publicContext() };
+}
+
+/** A fresh key pair for `profile`: the spare one if it was made for it, else made now. */
+async function takeKeys(seal: Loaded['seal'], profile: SearchProfile): Promise<{ client: BrowserHEClient; context: Uint8Array }> {
+  const ready = spare;
+  spare = null;
+  if (ready && ready.profile === JSON.stringify(profile)) return ready;
+  ready?.client.dispose();
+  const made = new BrowserHEClient(seal, profile);
+  return { client: made, context: await made.publicContext() };
+}
+
+async function warm(msg: Extract<ToWorker, { type: 'warm' }>): Promise<void> {
+  const { seal, cached } = await ensureLoaded(msg.search, msg.assets);
+  if (!spare || spare.profile !== JSON.stringify(msg.search.he_profile)) await makeSpare(seal, msg.search.he_profile);
+  post({ type: 'warmed', cached });
+}
+
+async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
+  const { search, assets, photo } = msg;
+  const { faces, embedder, seal, cached } = await timed('models', () => ensureLoaded(search, assets));
   const face = await timed('detect', async () => faces.alignFace(await decodePhoto(photo)));
   if (!face) {
     post({ type: 'no-face' });
@@ -76,8 +113,9 @@ async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<voi
   }
   const context = await timed('keys', async () => {
     client?.dispose();
-    client = new BrowserHEClient(seal, search.he_profile);
-    return client.publicContext();
+    const keys = await takeKeys(seal, search.he_profile);
+    client = keys.client;
+    return keys.context;
   });
   query = embedding;
   let norm2 = 0;
@@ -87,6 +125,8 @@ async function prepare(msg: Extract<ToWorker, { type: 'prepare' }>): Promise<voi
 
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
+    case 'warm':
+      return warm(msg);
     case 'prepare':
       return prepare(msg);
     case 'encrypt': {
@@ -101,11 +141,16 @@ async function handle(msg: ToWorker): Promise<void> {
       const scores = await timed('decrypt', () => client!.decryptScores(msg.scoreSet, msg.entries));
       const copy = Float64Array.from(scores);
       post({ type: 'decrypted', scores: copy }, [copy.buffer]);
+      // The next search's keys, while the page ranks and shows this one (if that fails, the
+      // next search makes its own).
+      if (loaded) await makeSpare(loaded.seal, client.profile).catch(() => undefined);
       return;
     }
     case 'dispose':
       client?.dispose();
       client = null;
+      spare?.client.dispose();
+      spare = null;
       query = null;
       await unload();
       scope.close();

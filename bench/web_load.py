@@ -193,6 +193,10 @@ def light_client(url: str, token: str, fixture: dict, index: int, stop: threadin
     file_id, offset = fixture["files"][index], 0
     mix = ["jobs", "datasets", "job", "events", "privacy", "models", "chunk"]
     i = index
+    if think:
+        # People do not all click at the same instant: start each one at a random point of its
+        # pause, so that the run measures the steady state, not K requests sent at once.
+        stop.wait(pauses.uniform(0, think))
     while not stop.is_set():
         kind = mix[i % len(mix)]
         i += 1

@@ -101,8 +101,12 @@ def test_a_private_search_in_the_browser_finds_the_person_and_sends_no_photo(ser
     server_side = [r for r in requests if r["phase"] == "server" and r["method"] == "POST"]
     assert [r["path"] for r in server_side] == [f"/api/galleries/{gallery_id}/search/"]
     assert server_side[0]["content_type"].startswith("multipart/form-data")
-    # The worker fetched the face models and the model file; nothing from another origin.
-    fetched = {r["path"] for r in private if r["method"] == "GET"}
+    # Opening the gallery warmed it: the workers were asked to encode it (no body) and the
+    # page's worker fetched the face models and the model file before the photo was chosen.
+    opened = [r for r in requests if r["phase"] == "open" and r["method"] not in ("GET", "HEAD")]
+    assert [(r["method"], r["path"], r["bytes"]) for r in opened] == [("POST", f"/api/galleries/{gallery_id}/warm/", 0)]
+    # Nothing came from another origin.
+    fetched = {r["path"] for r in requests if r["phase"] in ("open", "private") and r["method"] == "GET"}
     assert {block["faces"]["detector"]["url"], block["faces"]["landmarks"]["url"], block["model"]["onnx"]["url"],
             f"/api/galleries/{gallery_id}/labels/"} <= fetched
 

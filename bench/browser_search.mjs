@@ -11,7 +11,9 @@
 // gallery's page is opened once and searched --runs times: run 1 starts the page's worker
 // (models downloaded on the very first run, else from Cache Storage; wasm compiled), later
 // runs reuse its loaded models, as a person searching again does; every run makes fresh
-// keys. `median_warm` is over the runs after the first. Stage times come from
+// keys. `median_warm` is over the runs after the first. `--pause-ms N`: wait N ms between
+// opening a gallery's page and its first search, as a person choosing a photo does (the page
+// warms meanwhile); 0 (default) chooses it at once. Stage times come from
 // the page (its worker's and its own performance.now()), `wall_ms` from this script (click to
 // result shown). Sent = public context + query; received = scores + labels (models apart).
 import { createRequire } from 'node:module';
@@ -24,7 +26,8 @@ const { chromium } = require('playwright-core');
 
 function parseArgs(argv) {
   const opts = { url: process.env.PRIVFACE_URL || 'http://127.0.0.1:8000', user: process.env.PRIVFACE_USER,
-    password: process.env.PRIVFACE_PASSWORD, galleries: [], photo: null, runs: 3, json: false, timeoutMs: 600_000 };
+    password: process.env.PRIVFACE_PASSWORD, galleries: [], photo: null, runs: 3, json: false, timeoutMs: 600_000,
+    pauseMs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -37,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--password') opts.password = next();
     else if (a === '--photo') opts.photo = path.resolve(next());
     else if (a === '--runs') opts.runs = Number(next());
+    else if (a === '--pause-ms') opts.pauseMs = Number(next());
     else if (a === '--gallery') {
       const [label, id] = next().split('=');
       if (!label || !/^\d+$/.test(id ?? '')) throw new Error('--gallery takes LABEL=ID');
@@ -47,6 +51,7 @@ function parseArgs(argv) {
     throw new Error('--user, --password, --photo and at least one --gallery are needed');
   }
   if (!Number.isInteger(opts.runs) || opts.runs < 1) throw new Error('--runs must be a whole number >= 1');
+  if (!(opts.pauseMs >= 0)) throw new Error('--pause-ms must be >= 0');
   return opts;
 }
 
@@ -101,7 +106,8 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
-  const report = { url: opts.url, photo: path.basename(opts.photo), runs: opts.runs, chromium: browser.version(), galleries: [] };
+  const report = { url: opts.url, photo: path.basename(opts.photo), runs: opts.runs, pause_ms: opts.pauseMs,
+    chromium: browser.version(), galleries: [] };
   try {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
     page.setDefaultTimeout(30_000);
@@ -113,6 +119,9 @@ async function main() {
     for (const gallery of opts.galleries) {
       const runs = [];
       await openGallery(page, opts, gallery);
+      // A person picks the photo after the page opened (the page warms meanwhile: the
+      // workers encode the gallery, its worker loads the models and makes the first keys).
+      if (opts.pauseMs) await page.waitForTimeout(opts.pauseMs);
       for (let r = 0; r < opts.runs; r++) {
         const run = await searchOnce(page, opts, gallery);
         runs.push(run);

@@ -61,7 +61,7 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def fixture_templates(embedder) -> tuple:
+def fixture_templates(embedder, faces: str = "dlib", mode: str = "mean") -> tuple:
     """(unit templates, labels) of the fixture people, first ENROLLED photos each (mean)."""
     import csv
 
@@ -74,13 +74,15 @@ def fixture_templates(embedder) -> tuple:
         if name != PROBE[0] and counts.get(label, 0) < ENROLLED:
             counts[label] = counts.get(label, 0) + 1
             chosen.append((label, name, path))
-    enrollment = Enrollment(embedder, "mean")
+    enrollment = Enrollment(embedder, mode, faces=faces)
     enrollment.add_all(labelled_identities(chosen))
     return enrollment.result()
 
 
-def make_gallery(owner, name: str, size: int, base, thumbs, model=None, digest: str = "", embedder_name: str = ""):
-    """A ready gallery of ``size`` templates: the fixture people plus random distractors."""
+def make_gallery(owner, name: str, size: int, base, thumbs, model=None, digest: str = "", embedder_name: str = "",
+                 faces: str = "dlib"):
+    """A ready gallery of ``size`` templates: the fixture people plus random distractors
+    (``faces``: the face pipeline its photos went through, "portable" for private search)."""
     import numpy as np
 
     from inference.engine.gallery import l2_normalise
@@ -95,7 +97,7 @@ def make_gallery(owner, name: str, size: int, base, thumbs, model=None, digest: 
     data = GalleryData(np.concatenate([base.embeddings, distractors]), labels, "all", base.embedder,
                        {label: 1 for label in labels})
     gallery = Gallery.objects.create(owner=owner, name=name, source="images", embedder=embedder_name,
-                                     dim=base.dim, model=model, model_digest=digest, mode="all")
+                                     dim=base.dim, model=model, model_digest=digest, mode="all", faces=faces)
     store = secrets.token_hex(8)
     store_for(gallery.pk, store).write(data, thumbs)
     Gallery.objects.filter(pk=gallery.pk).update(store=store, status=GalleryStatus.READY, templates=size,

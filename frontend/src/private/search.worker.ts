@@ -24,6 +24,7 @@ let query: Float32Array | null = null;
 // model, or other wasm URLs, loads anew): compiling 14 MB of wasm is most of a warm search.
 interface Loaded {
   key: string;
+  fromCache: boolean; // the model files came from Cache Storage (not downloaded) when loaded
   faces: BrowserFaces;
   embedder: BrowserEmbedder;
   seal: Awaited<ReturnType<typeof loadSeal>>;
@@ -53,7 +54,7 @@ async function ensureLoaded(search: PrivateSearchBlock, assets: WasmAssets): Pro
   if (search.faces.pipeline !== PORTABLE_PIPELINE) throw new Error(`face pipeline ${search.faces.pipeline} is not supported here`);
   const source = { fetch: (url: string) => fetch(url, { credentials: 'same-origin' }), caches: scope.caches ?? null };
   const key = [search.faces.detector.sha256, search.faces.landmarks.sha256, search.model.onnx.sha256, assets.ort, assets.seal].join(' ');
-  if (loaded?.key === key) return { ...loaded, cached: true };
+  if (loaded?.key === key) return { ...loaded, cached: loaded.fromCache };
   await unload();
   const ort: typeof Ort = await import('onnxruntime-web/wasm');
   ort.env.wasm.wasmPaths = { wasm: assets.ort };
@@ -68,8 +69,8 @@ async function ensureLoaded(search: PrivateSearchBlock, assets: WasmAssets): Pro
     BrowserEmbedder.load(model.bytes, { ort }),
     loadSeal(assets.seal),
   ]);
-  loaded = { key, faces, embedder, seal };
-  return { ...loaded, cached: det.fromCache && lm.fromCache && model.fromCache };
+  loaded = { key, fromCache: det.fromCache && lm.fromCache && model.fromCache, faces, embedder, seal };
+  return { ...loaded, cached: loaded.fromCache };
 }
 
 // The next search's key pair, made ahead (when the page opens a gallery, and after each

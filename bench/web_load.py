@@ -1,9 +1,9 @@
 """Web tier under load: K concurrent clients doing a realistic mix of light requests while
 slow requests run; p50/p99 latency of the light requests and errors (issue #14).
 
-    python bench/web_load.py --json                     # K = 10 and 50, 20 s each
+    python bench/web_load.py --json                     # K = 10 and 50 people (think 1 s), 20 s each
     python bench/web_load.py --clients 10 --duration 10 --web-processes 1
-    python bench/web_load.py --think 1 --clients 10 50 100   # people, not a stress test
+    python bench/web_load.py --think 0 --clients 10 50       # back to back: a stress test, not people
 
 Starts its own `run.py webapp` (a Celery worker included, so queued jobs run) on a free
 port, against a fresh PostgreSQL database on 127.0.0.1:5432 when one answers (else SQLite)
@@ -317,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--slow", type=int, default=2, help="clients sending slow PLD estimates (default 2)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (default 20)")
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="mean pause of a light client between requests, s (default 0: back to back)")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean pause of a light client between requests, s (default 1: people at the "
+                             "dashboard, the issue's realistic mix; 0: back to back, a stress test)")
     parser.add_argument("--search", type=int, default=2, help="clients doing browser searches (default 2; 0: none)")
     parser.add_argument("--web-processes", type=int, default=None, help="default: run.py webapp's")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")

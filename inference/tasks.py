@@ -3,6 +3,7 @@ only: the public context and the query ciphertext wait in Redis, and no secret k
 exists outside the process that made it."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 
 # Not acks_late: a search whose worker died is answered 504 and re-run by the user; a
@@ -30,3 +31,17 @@ def warm_gallery(gallery_id: int, version: int, store: str, templates: int, dim:
     from .worker import warm_gallery as run
 
     run(gallery_id=gallery_id, version=version, store=store, templates=templates, dim=dim)
+
+
+@worker_ready.connect
+def _warm_recent_galleries(**_) -> None:
+    """A started (or restarted) worker's processes hold no encoded shard: encode the galleries
+    searched last before someone searches them again."""
+    from django.db import connection
+
+    from .warmup import warm_recent
+
+    try:
+        warm_recent()
+    finally:
+        connection.close()  # the worker's main process runs no tasks: keep no connection open

@@ -255,13 +255,15 @@ SEARCH_TIMEOUT_SECONDS = env_int("SEARCH_TIMEOUT_SECONDS", 30, minimum=1)  # the
 # answered in 0.72 s / 1.01 s (128-d / 512-d) where 4 took 0.95 s / 1.67 s (benchmarks.md).
 SEARCH_MAX_SHARDS = env_int("SEARCH_MAX_SHARDS", 2, minimum=1)
 SEARCH_SHARD_CACHE = env_int("SEARCH_SHARD_CACHE", 8, minimum=1)  # encoded shards kept per worker process
-# A gallery's shards are encoded before its first search (when it becomes ready, and when
-# the Search page opens it): one warm task per worker process of the cpu queue (0: never),
+# A gallery's shards are encoded before its first search (when it becomes ready, when the
+# Search page opens it, and for the galleries searched last when a worker starts): one warm
+# task per worker process of the cpu queue (0: never),
 # at most once per gallery version every SEARCH_WARM_EVERY_SECONDS, and a user's page may
 # ask for SEARCH_WARM_PER_USER_MINUTE galleries a minute.
 SEARCH_WARM_TASKS = env_int("SEARCH_WARM_TASKS", 2, minimum=0)
 SEARCH_WARM_EVERY_SECONDS = env_int("SEARCH_WARM_EVERY_SECONDS", 60, minimum=1)
 SEARCH_WARM_PER_USER_MINUTE = env_int("SEARCH_WARM_PER_USER_MINUTE", 10, minimum=1)
+SEARCH_WARM_ON_START = env_int("SEARCH_WARM_ON_START", 4, minimum=0)  # galleries searched last, when a worker starts
 SEARCH_MAX_TOP_K = env_int("SEARCH_MAX_TOP_K", 50, minimum=1)
 SEARCH_MAX_IMAGE_BYTES = env_int("SEARCH_MAX_IMAGE_BYTES", 20 << 20, minimum=1 << 10)
 GALLERY_UPLOAD_MAX_BYTES = env_int("GALLERY_UPLOAD_MAX_BYTES", 200 << 20, minimum=1 << 10)  # one photo upload

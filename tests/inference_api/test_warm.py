@@ -3,6 +3,8 @@ workers before its first search (when its enrollment ends, and when the Search p
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -103,3 +105,25 @@ def test_the_first_search_after_enrollment_finds_its_shards_encoded(worker, alic
     assert found["matches"][0]["identity"] == PROBE[1]
     assert found["server"]["server_cached"] is True, found["server"]
     assert found["server"]["server_prepare_seconds"] == 0.0
+
+
+def test_a_starting_worker_warms_the_galleries_searched_last(alice, sent, settings):
+    from inference.models import SearchAudit
+    from inference.tasks import _warm_recent_galleries
+
+    settings.SEARCH_WARM_ON_START = 2
+    settings.SEARCH_WARM_TASKS = 2
+    ancient, old, recent, newest, _ = (make_ready_gallery(alice, name=n)
+                                       for n in ("ancient", "old", "recent", "newest", "never searched"))
+    for gallery in (ancient, old, recent, newest):
+        SearchAudit.objects.create(user=alice, gallery=gallery, gallery_name=gallery.name,
+                                   gallery_version=gallery.version, mode="web")
+    now = SearchAudit.objects.get(gallery=newest).time
+    SearchAudit.objects.filter(gallery=ancient).update(time=now - datetime.timedelta(days=2))  # over a day ago
+    SearchAudit.objects.filter(gallery=old).update(time=now - datetime.timedelta(minutes=10))  # third: over the limit
+    SearchAudit.objects.filter(gallery=recent).update(time=now - datetime.timedelta(minutes=5))
+    # Warmed a moment ago by a page: a restarted worker warms it all the same (its processes are empty).
+    redisio.client().set(f"{PREFIX}:{newest.pk}:{newest.version}:{newest.store}", 1, ex=60)
+    _warm_recent_galleries()
+    assert sorted({c["kwargs"]["gallery_id"] for c in sent}) == sorted([recent.pk, newest.pk])
+    assert len(sent) == 4

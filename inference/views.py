@@ -225,18 +225,26 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(SearchAuditSerializer(page, many=True).data)
 
-    @extend_schema(responses=dict)
+    @extend_schema(parameters=[OpenApiParameter("fields", str, enum=["ranking"], description=(
+        "ranking: only what a key holder needs to rank (version, entries, labels, score, sq_norms)"))],
+        responses=dict)
     @action(detail=True, methods=["get"])
     def labels(self, request: Request, pk: str | None = None) -> Response:
         """The label of every template, in score order (for a remote key holder to rank)."""
+        fields = request.query_params.get("fields")
+        if fields not in (None, "ranking"):
+            raise ValidationError({"fields": ["the only choice is 'ranking'"]})
         gallery = self.get_object()
         if not gallery.searchable:
             return Response({"version": gallery.version, "entries": 0, "labels": [], "identities": []})
         meta = store_for(gallery.pk, gallery.store).read_labels()
-        return Response({"version": gallery.version, "entries": len(meta["labels"]), "labels": meta["labels"],
-                         "identities": list(meta["photos"]), "photos": meta["photos"],
-                         "embedder": embedder_metadata(gallery), "score": meta.get("score", "cosine"),
-                         **({"sq_norms": meta["sq_norms"]} if "sq_norms" in meta else {})})
+        ranking = {"version": gallery.version, "entries": len(meta["labels"]), "labels": meta["labels"],
+                   "score": meta.get("score", "cosine"),
+                   **({"sq_norms": meta["sq_norms"]} if "sq_norms" in meta else {})}
+        if fields == "ranking":  # the browser's private search: 1.9 MB instead of 5.9 at 100k templates
+            return Response(ranking)
+        return Response({**ranking, "identities": list(meta["photos"]), "photos": meta["photos"],
+                         "embedder": embedder_metadata(gallery)})
 
 
 class ThumbnailView(APIView):

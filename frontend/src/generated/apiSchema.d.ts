@@ -2025,7 +2025,10 @@ export interface operations {
     };
     galleries_labels_retrieve: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description ranking: only what a key holder needs to rank (version, entries, labels, score, sq_norms) */
+                fields?: "ranking";
+            };
             header?: never;
             path: {
                 /** @description A unique integer value identifying this gallery. */

@@ -92,7 +92,7 @@ async function stubServer(galleries: unknown[], opts: { labelsVersion?: number }
       if (call.method === 'POST' && call.url === '/api/galleries/3/encrypted-search/?key_id=kid-1') {
         return new Response(scoreSet as BodyInit, { status: 200, headers: { 'X-Server-Seconds': '0.25' } });
       }
-      if (call.url === '/api/galleries/3/labels/') {
+      if (call.url === '/api/galleries/3/labels/?fields=ranking') {
         return json({ version: opts.labelsVersion ?? 3, entries: 4, labels: ['ann', 'bob', 'cy', 'bob'], score: 'cosine' });
       }
       return json({ detail: 'Not found.' }, 404);
@@ -158,7 +158,7 @@ describe('SearchPage, private mode', () => {
       'POST /api/galleries/3/warm/',
       'POST /api/he/contexts/',
       'POST /api/galleries/3/encrypted-search/?key_id=kid-1',
-      'GET /api/galleries/3/labels/',
+      'GET /api/galleries/3/labels/?fields=ranking',
     ]);
     expect(calls[1].body).toBeUndefined(); // the warm-up carries nothing
     expect(Array.from(calls[2].body as Uint8Array)).toEqual(Array.from(CONTEXT));
@@ -189,7 +189,7 @@ describe('SearchPage, private mode', () => {
     await waitFor(() =>
       expect(screen.getByTestId('private-progress').querySelectorAll('[data-state="done"]')).toHaveLength(9),
     );
-    expect(calls.filter((c) => c.url === '/api/galleries/3/labels/')).toHaveLength(1);
+    expect(calls.filter((c) => c.url === '/api/galleries/3/labels/?fields=ranking')).toHaveLength(1);
   });
 
   it('uses the typed threshold and top k', async () => {

@@ -197,7 +197,7 @@ export async function privateSearch(photo: Blob, assets: WasmAssets, port: Worke
     if (known && known.version === header.version && known.entries === header.entries) {
       labels = known;
     } else {
-      const res = await fetch(`/api/galleries/${opts.galleryId}/labels/`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      const res = await fetch(`/api/galleries/${opts.galleryId}/labels/?fields=ranking`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
       if (!res.ok) throw await failure(res, 'the labels request was');
       const text = await res.text();
       labels = JSON.parse(text) as GalleryLabels;

@@ -25,12 +25,24 @@ def embed_probe(gallery_id: int, digest: str, crop_key: str, reply_key: str) -> 
     run(gallery_id=gallery_id, digest=digest, crop_key=crop_key, reply_key=reply_key)
 
 
-@shared_task(name="inference.warm_gallery", acks_late=False, ignore_result=True)
-def warm_gallery(gallery_id: int, version: int, store: str, templates: int, dim: int) -> None:
+# A warm task is meant for a process that has not encoded the gallery yet. One that finds it
+# all encoded here hands the task back to the queue (a retry, after 0.5, 1, 2, 4 and 8 s) so
+# that another process can take it: idle processes take tasks in no fixed order, and a
+# process that finished its own warm-up first may take its sibling's too.
+WARM_HANDBACKS = 5
+
+
+@shared_task(name="inference.warm_gallery", bind=True, acks_late=False, ignore_result=True,
+             max_retries=WARM_HANDBACKS)
+def warm_gallery(self, gallery_id: int, version: int, store: str, templates: int, dim: int) -> None:
     """Encode a gallery version's shards in this worker process before its first search."""
+    from django.conf import settings
+
     from .worker import warm_gallery as run
 
-    run(gallery_id=gallery_id, version=version, store=store, templates=templates, dim=dim)
+    done = run(gallery_id=gallery_id, version=version, store=store, templates=templates, dim=dim)
+    if done == "cached" and settings.SEARCH_WARM_TASKS > 1 and self.request.retries < WARM_HANDBACKS:
+        raise self.retry(countdown=0.5 * 2**self.request.retries)
 
 
 @worker_ready.connect

@@ -51,10 +51,11 @@ def _prepared(gallery_id: int, version: int, store: str, profile, start: int, st
     return shard, time.perf_counter() - began, False
 
 
-def warm_gallery(*, gallery_id: int, version: int, store: str, templates: int, dim: int) -> int:
+def warm_gallery(*, gallery_id: int, version: int, store: str, templates: int, dim: int) -> str:
     """Encode every shard of a gallery version for the profile its searches use, in this
     process, before a search needs them (a cold 100k x 512 shard: ~0.8 s reading the
-    templates + ~1.6 s encoding). Returns how many shards were encoded (0: all cached)."""
+    templates + ~1.6 s encoding). Returns "encoded", "cached" (all of it was, here) or
+    "gone" (the version changed since: nothing to do)."""
     from inference.engine import protocol
     from inference.engine.he_layout import shard_ranges
 
@@ -62,22 +63,22 @@ def warm_gallery(*, gallery_id: int, version: int, store: str, templates: int, d
     ranges = shard_ranges(templates, profile.slots, settings.SEARCH_MAX_SHARDS)[: settings.SEARCH_SHARD_CACHE]
     missing = [r for r in ranges if (gallery_id, version, store, profile, *r) not in _shards]
     if not missing:
-        return 0
+        return "cached"
     began = time.perf_counter()
     try:
         gallery = _read_gallery(gallery_id, store)
     except UserError:
         log.info("warm gallery %s v%s: its store %s is gone (changed since); nothing to do", gallery_id, version, store)
-        return 0
+        return "gone"
     if len(gallery) != templates or gallery.dim != dim:
         log.info("warm gallery %s v%s: %d x %d templates, not %d x %d; not warmed", gallery_id, version,
                  len(gallery), gallery.dim, templates, dim)
-        return 0
+        return "gone"
     for start, stop in missing:
         _prepared(gallery_id, version, store, profile, start, stop, gallery=gallery)
     log.info("warm gallery %s v%s: %d shard(s) encoded in %.2f s", gallery_id, version, len(missing),
              time.perf_counter() - began)
-    return len(missing)
+    return "encoded"
 
 
 def score_shard(*, gallery_id: int, version: int, store: str, start_block: int, stop_block: int,

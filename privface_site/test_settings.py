@@ -11,6 +11,8 @@ os.environ.setdefault("CHANNELS_PREFIX", "privface-test")
 os.environ.setdefault("CACHE_PREFIX", f"privface-test-{os.getpid()}")
 # Test servers start their compute processes on first use, not each at start-up.
 os.environ.setdefault("COMPUTE_WARM", "0")
+# Test workers run one process: one warm task per warm-up (none handed back for a sibling).
+os.environ.setdefault("SEARCH_WARM_TASKS", "1")
 os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOB_STALE_SECONDS", "6")
 _var = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var")

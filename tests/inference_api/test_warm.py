@@ -79,14 +79,14 @@ def test_it_encodes_every_shard_once_in_the_worker_process(alice):
     gallery = make_ready_gallery(alice)
     args = {"gallery_id": gallery.pk, "version": gallery.version, "store": gallery.store,
             "templates": gallery.templates, "dim": gallery.dim}
-    assert search_worker.warm_gallery(**args) == 1  # a small gallery is one shard
-    assert search_worker.warm_gallery(**args) == 0  # cached now
+    assert search_worker.warm_gallery(**args) == "encoded"  # a small gallery is one shard
+    assert search_worker.warm_gallery(**args) == "cached"
     profile = protocol.profile_for(gallery.templates, gallery.dim, "ckks-8192")
     (start, stop), = shard_ranges(gallery.templates, profile.slots, 2)
     _, seconds, cached = search_worker._prepared(gallery.pk, gallery.version, gallery.store, profile, start, stop)
     assert cached and seconds == 0.0
     # A store that is gone (the gallery changed since) is not an error.
-    assert search_worker.warm_gallery(**{**args, "store": "0000000000000000"}) == 0
+    assert search_worker.warm_gallery(**{**args, "store": "0000000000000000"}) == "gone"
 
 
 @pytest.mark.slow
@@ -127,3 +127,14 @@ def test_a_starting_worker_warms_the_galleries_searched_last(alice, sent, settin
     _warm_recent_galleries()
     assert sorted({c["kwargs"]["gallery_id"] for c in sent}) == sorted([recent.pk, newest.pk])
     assert len(sent) == 4
+
+
+@pytest.mark.parametrize(("outcome", "processes", "runs"), [("cached", 2, 6), ("encoded", 2, 1), ("gone", 2, 1),
+                                                              ("cached", 1, 1)])
+def test_a_process_that_had_it_all_hands_the_task_back(monkeypatch, settings, outcome, processes, runs):
+    # Another idle process may take it on one of the five hand-backs; with one process there is none.
+    settings.SEARCH_WARM_TASKS = processes
+    calls = []
+    monkeypatch.setattr(search_worker, "warm_gallery", lambda **kw: calls.append(kw) or outcome)
+    warm_gallery.apply(kwargs={"gallery_id": 1, "version": 1, "store": "s", "templates": 10, "dim": 4})
+    assert len(calls) == runs
